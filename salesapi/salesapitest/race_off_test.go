@@ -1,0 +1,5 @@
+//go:build !race
+
+package salesapitest_test
+
+const raceEnabled = false
