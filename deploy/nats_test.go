@@ -78,9 +78,9 @@ func TestStreamConfigs(t *testing.T) {
 func TestConsumerConfigs(t *testing.T) {
 	cmd := consumerFile(t, "nats/commands-consumer.json")
 	if cmd.Durable != "salesbridge" || cmd.AckPolicy != jetstream.AckExplicitPolicy ||
-		cmd.AckWait != 2*time.Minute || cmd.MaxAckPending != 1000 || cmd.DeliverSubject != "" ||
+		cmd.AckWait != 2*time.Minute || cmd.MaxAckPending != 1 || cmd.DeliverSubject != "" ||
 		cmd.DeliverPolicy != jetstream.DeliverAllPolicy {
-		t.Errorf("commands consumer %+v: want durable salesbridge, pull, explicit ack, ack wait 2m, max ack pending 1000, deliver all", cmd)
+		t.Errorf("commands consumer %+v: want durable salesbridge, pull, explicit ack, ack wait 2m, max ack pending 1 (commands run one at a time, in order), deliver all", cmd)
 	}
 	crm := consumerFile(t, "nats/crm-consumer.example.json")
 	want := []string{"salesbridge.order.created.>", "salesbridge.order.status_changed.>"}

@@ -143,7 +143,9 @@ func TestInvalidDocuments(t *testing.T) {
 		{"nothing to change", "command", `{"id": 1, "commandId": "c1"}`, ErrInvalid, "", "anyOf"},
 		{"order id 0", "command", `{"id": 0, "status": 1}`, ErrInvalid, "/id", "minimum"},
 		{"command id with a space", "command", `{"commandId": "a b", "id": 1, "status": 1}`, ErrInvalid, "/commandId", "pattern"},
-		{"command id of 129 characters", "command", `{"commandId": "` + strings.Repeat("a", 129) + `", "id": 1, "status": 1}`, ErrInvalid, "/commandId", "pattern"},
+		{"command id of 129 characters", "command", `{"commandId": "` + strings.Repeat("a", 129) + `", "id": 1, "status": 1}`, ErrInvalid, "/commandId", "maxLength"},
+		{"command id with a leading dot", "command", `{"commandId": ".a", "id": 1, "status": 1}`, ErrInvalid, "/commandId", "pattern"},
+		{"command id with two dots in a row", "command", `{"commandId": "a..b", "id": 1, "status": 1}`, ErrInvalid, "/commandId", "pattern"},
 		{"command is not an object", "command", `[{"id": 1, "status": 1}]`, ErrInvalid, "", "type"},
 		// Orders.
 		{"order status 9", "order", `{"id": 1, "createdAt": "2024-11-01T12:08:58.807Z", "status": 9}`, ErrInvalid, "/status", ""},

@@ -81,6 +81,7 @@ func serve(ctx context.Context, c config, clk clock.Clock, nc *nats.Conn, log *z
 		OGRN:     c.OGRN,
 		Initial:  c.Initial,
 		PII:      c.PII,
+		Version:  version,
 		Clock:    clk,
 		Logger:   log,
 		Metrics:  metrics,
