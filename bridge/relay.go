@@ -96,32 +96,57 @@ func (r *relay) drain() error {
 	}
 }
 
-// publishBatch publishes the oldest messages of the outbox and removes those
-// JetStream acknowledged. It returns how many it published.
+// publishBatch publishes the outbox, oldest first, until it is empty or a
+// publish fails, and removes what JetStream acknowledged. Batches are
+// pipelined: the next batch is sent while the acks of the previous one are
+// awaited and the previous one is deleted. It returns how many messages it
+// published.
 func (r *relay) publishBatch(ctx context.Context) (int, error) {
-	msgs, err := r.store.Pending(0, r.batch)
-	if err != nil {
-		return 0, fmt.Errorf("read outbox: %w", err)
-	}
-	if len(msgs) == 0 {
-		return 0, nil
-	}
-	acked, perr := r.publish(ctx, msgs)
-	if len(acked) > 0 {
-		if err := r.store.Ack(acked...); err != nil {
-			return 0, fmt.Errorf("remove published messages: %w", err)
+	total := 0
+	var inflight *sent
+	var after uint64
+	for {
+		msgs, err := r.store.Pending(after, r.batch)
+		if err != nil {
+			return total, fmt.Errorf("read outbox: %w", err)
 		}
-		r.health.published(len(acked))
+		var next *sent
+		if len(msgs) > 0 {
+			after = msgs[len(msgs)-1].Seq
+			next = r.send(msgs)
+		}
+		if inflight != nil {
+			n, err := r.settle(ctx, inflight)
+			total += n
+			if err != nil {
+				if next != nil {
+					n, _ := r.settle(ctx, next) // keep what was acknowledged
+					total += n
+				}
+				return total, err
+			}
+		}
+		if next == nil {
+			return total, nil
+		}
+		if next.err != nil {
+			n, _ := r.settle(ctx, next)
+			return total + n, next.err
+		}
+		inflight = next
 	}
-	return len(acked), perr
 }
 
-// publish sends msgs asynchronously (JetStream bounds the acks in flight)
-// and waits for every ack. It returns the seqs acknowledged and the first
-// error.
-func (r *relay) publish(ctx context.Context, msgs []state.Message) ([]uint64, error) {
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	var firstErr error
+// sent is a batch handed to JetStream, waiting for its acks.
+type sent struct {
+	msgs    []state.Message
+	futures []jetstream.PubAckFuture // one per message sent, in order
+	err     error                    // why sending stopped early, if it did
+}
+
+// send publishes msgs asynchronously; JetStream bounds the acks in flight.
+func (r *relay) send(msgs []state.Message) *sent {
+	s := &sent{msgs: msgs, futures: make([]jetstream.PubAckFuture, 0, len(msgs))}
 	for i := range msgs {
 		m := &msgs[i]
 		nm := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: make(nats.Header, len(m.Header))}
@@ -130,28 +155,44 @@ func (r *relay) publish(ctx context.Context, msgs []state.Message) ([]uint64, er
 		}
 		f, err := r.js.PublishMsgAsync(nm)
 		if err != nil {
-			firstErr = fmt.Errorf("publish %s: %w", m.Subject, err)
+			s.err = fmt.Errorf("publish %s: %w", m.Subject, err)
 			break
 		}
-		futures = append(futures, f)
+		s.futures = append(s.futures, f)
 	}
-	acked := make([]uint64, 0, len(futures))
-	for i, f := range futures {
+	return s
+}
+
+// settle waits for the acks of a sent batch and deletes the acknowledged
+// messages from the outbox. It returns how many were acknowledged and the
+// first failure.
+func (r *relay) settle(ctx context.Context, s *sent) (int, error) {
+	acked := make([]uint64, 0, len(s.futures))
+	var firstErr error
+	for i, f := range s.futures {
 		select {
 		case <-f.Ok():
-			acked = append(acked, msgs[i].Seq)
+			acked = append(acked, s.msgs[i].Seq)
 		case err := <-f.Err():
 			if firstErr == nil {
-				firstErr = fmt.Errorf("publish %s: %w", msgs[i].Subject, err)
+				firstErr = fmt.Errorf("publish %s: %w", s.msgs[i].Subject, err)
 			}
 		case <-ctx.Done():
 			if firstErr == nil {
 				firstErr = ctx.Err()
 			}
-			return acked, firstErr
+		}
+		if ctx.Err() != nil {
+			break
 		}
 	}
-	return acked, firstErr
+	if len(acked) > 0 {
+		if err := r.store.Ack(acked...); err != nil {
+			return 0, fmt.Errorf("remove published messages: %w", err)
+		}
+		r.health.published(len(acked))
+	}
+	return len(acked), firstErr
 }
 
 // isStreamMissing reports whether a publish failed because no stream took

@@ -87,7 +87,8 @@ func (s *Server) ChangesOf(id int64) []Change {
 }
 
 // Requests returns a copy of the requests answered so far, in order of
-// arrival. A request appears once it has been answered.
+// arrival. A request is logged just before its answer is sent, so a client
+// that has its answer finds the request here.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	out := append([]Request(nil), s.requests...)
