@@ -47,7 +47,8 @@ func crashChild() {
 	if err != nil {
 		fail(err)
 	}
-	client, err := salesapi.New(salesapi.Config{APIURL: env("API"), AuthURL: env("AUTH"), ClientID: env("ID"), ClientSecret: env("SECRET"), Clock: clk})
+	rate, _ := strconv.Atoi(env("RATE")) // 0: the default
+	client, err := salesapi.New(salesapi.Config{APIURL: env("API"), AuthURL: env("AUTH"), ClientID: env("ID"), ClientSecret: env("SECRET"), Clock: clk, Rate: rate})
 	if err != nil {
 		fail(err)
 	}
@@ -55,7 +56,11 @@ func crashChild() {
 	if err != nil {
 		fail(err)
 	}
-	b, err := bridge.New(bridge.Config{ClientID: env("ID"), Initial: diff.FirstCreated, Clock: clk, FlushTimeout: 2 * time.Second}, client, store, nc)
+	initial := diff.FirstCreated
+	if env("INITIAL") == "snapshot" {
+		initial = diff.FirstSnapshot
+	}
+	b, err := bridge.New(bridge.Config{ClientID: env("ID"), Initial: initial, Clock: clk, FlushTimeout: 2 * time.Second}, client, store, nc)
 	if err != nil {
 		fail(err)
 	}
@@ -105,27 +110,8 @@ func TestCrashLoop(t *testing.T) {
 	}()
 
 	rng := rand.New(rand.NewPCG(3, 4))
-	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(),
-			crashChildEnv+"=1",
-			"SALESBRIDGE_CRASH_EPOCH="+strconv.FormatInt(epoch.UnixNano(), 10),
-			"SALESBRIDGE_CRASH_START="+strconv.FormatInt(start.UnixNano(), 10),
-			"SALESBRIDGE_CRASH_STATE="+h.statePath(),
-			"SALESBRIDGE_CRASH_API="+h.sb.URL,
-			"SALESBRIDGE_CRASH_AUTH="+h.sb.AuthURL,
-			"SALESBRIDGE_CRASH_ID="+h.sb.ClientID(),
-			"SALESBRIDGE_CRASH_SECRET="+h.sb.ClientSecret(),
-			"SALESBRIDGE_CRASH_NATS="+h.ns.ClientURL(),
-		)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
 	for i := range kills {
-		cmd := child()
+		cmd := h.startChild(t, epoch, start)
 		// A random moment: the child's life is between 20 and 400 ms of
 		// real time (up to four minutes of sandbox time).
 		time.Sleep(time.Duration(20+rng.IntN(380)) * time.Millisecond)
@@ -143,6 +129,30 @@ func TestCrashLoop(t *testing.T) {
 	evs := h.events()
 	h.checkTruth(evs)
 	t.Logf("%d kills, %d changes in the sandbox, %d events in the stream", kills, len(h.sb.Changes()), len(evs))
+}
+
+// startChild starts a bridge process on the harness's state file. The
+// parent's clock showed epoch at real time start; extra are more
+// SALESBRIDGE_CRASH_* settings (RATE, INITIAL).
+func (h *harness) startChild(tb testing.TB, epoch, start time.Time, extra ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(),
+		crashChildEnv+"=1",
+		"SALESBRIDGE_CRASH_EPOCH="+strconv.FormatInt(epoch.UnixNano(), 10),
+		"SALESBRIDGE_CRASH_START="+strconv.FormatInt(start.UnixNano(), 10),
+		"SALESBRIDGE_CRASH_STATE="+h.statePath(),
+		"SALESBRIDGE_CRASH_API="+h.sb.URL,
+		"SALESBRIDGE_CRASH_AUTH="+h.sb.AuthURL,
+		"SALESBRIDGE_CRASH_ID="+h.sb.ClientID(),
+		"SALESBRIDGE_CRASH_SECRET="+h.sb.ClientSecret(),
+		"SALESBRIDGE_CRASH_NATS="+h.ns.ClientURL(),
+	)
+	cmd.Env = append(cmd.Env, extra...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	return cmd
 }
 
 // mutate makes one random change, as the sales office or a visitor would.

@@ -31,7 +31,7 @@ const speed = 600
 // harness is the real stack: an in-process nats-server with JetStream, the
 // sandbox over HTTP, a bbolt state file and the bridge.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	clk   clock.Clock
 	ns    *server.Server
 	nc    *nats.Conn
@@ -58,7 +58,7 @@ type running struct {
 
 type harnessOption func(*harness, *salesapitest.Config)
 
-func newHarness(t *testing.T, opts ...harnessOption) *harness {
+func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
 	h.clk = clock.Scaled(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), speed)
