@@ -118,7 +118,7 @@ func New(cfg Config, api API, store *state.Store, nc *nats.Conn) (*Bridge, error
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	names := NamesFor(cfg.Prefix)
-	h := &health{metrics: cfg.Metrics}
+	h := newHealth(cfg, nc, store)
 	b := &Bridge{cfg: cfg, names: names, api: api, store: store, nc: nc, js: js, health: h}
 	b.apply = &applier{
 		store:   store,
@@ -166,6 +166,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	g.Go(func() error { return b.cmd.consume(gctx, b.js) })
 	g.Go(func() error { return b.cmd.prune(gctx) })
 	g.Go(func() error { return b.serve(gctx) })
+	g.Go(func() error { return b.health.watch(gctx) })
 	err := g.Wait()
 	log.Info("bridge stopped")
 	return err

@@ -120,7 +120,7 @@ func (h *harness) start() *running {
 	}
 	client, err := salesapi.New(salesapi.Config{
 		APIURL: h.sb.URL, AuthURL: h.sb.AuthURL, ClientID: h.sb.ClientID(), ClientSecret: h.sb.ClientSecret(),
-		Clock: h.clk, Logger: h.log.Named("api"),
+		Clock: h.clk, Logger: h.log.Named("api"), Hooks: h.cfg.Metrics.APIHooks(),
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,8 @@ type Metrics struct {
 	commands        *prometheus.CounterVec
 	commandDuration prometheus.Histogram
 	coverageGaps    *prometheus.CounterVec
+
+	sink atomic.Pointer[health] // the bridge the API hooks also report to (advisories)
 }
 
 // NewMetrics returns the metrics of one bridge, with Go and process metrics.
@@ -101,7 +104,9 @@ func NewMetrics() *Metrics {
 // Registry returns the registry to serve on /metrics.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// APIHooks returns the hooks that feed the API client's calls into m.
+// APIHooks returns the hooks that feed the API client's calls into m, and
+// into the advisories (token failures, 429s) of the bridge created with m
+// as its Config.Metrics.
 func (m *Metrics) APIHooks() salesapi.Hooks {
 	if m == nil {
 		return salesapi.Hooks{}
@@ -110,6 +115,7 @@ func (m *Metrics) APIHooks() salesapi.Hooks {
 		Call: func(c salesapi.CallInfo) {
 			m.apiCalls.WithLabelValues(c.Method, strconv.Itoa(c.StatusCode)).Inc()
 			m.apiDuration.WithLabelValues(c.Method).Observe(c.Duration.Seconds())
+			m.sink.Load().apiCall(c)
 		},
 		Retry: func(method string, _ error) { m.apiRetries.WithLabelValues(method).Inc() },
 		Token: func(err error) {
@@ -118,8 +124,19 @@ func (m *Metrics) APIHooks() salesapi.Hooks {
 				result = "error"
 			}
 			m.tokenFetches.WithLabelValues(result).Inc()
+			m.sink.Load().tokenFetched(err)
 		},
-		RateLimited: func(time.Duration) { m.rateLimited.Inc() },
+		RateLimited: func(d time.Duration) {
+			m.rateLimited.Inc()
+			m.sink.Load().rateLimited(d)
+		},
+	}
+}
+
+// attach makes the API hooks report to h as well.
+func (m *Metrics) attach(h *health) {
+	if m != nil {
+		m.sink.Store(h)
 	}
 }
 
