@@ -75,7 +75,9 @@ type Advisory struct {
 }
 
 // AdvisorySubject returns the subject of kind's advisories.
-func (n Names) AdvisorySubject(kind AdvisoryKind) string { return n.Prefix + ".advisory." + string(kind) }
+func (n Names) AdvisorySubject(kind AdvisoryKind) string {
+	return n.Prefix + ".advisory." + string(kind)
+}
 
 // Log keys of the advisor.
 const (

@@ -103,6 +103,7 @@ type Bridge struct {
 	health *health
 	apply  *applier
 	cmd    *commander
+	sync   *syncStats // the sync planner's last report
 }
 
 // New returns a bridge that polls api, keeps its state in store and
@@ -132,6 +133,8 @@ func New(cfg Config, api API, store *state.Store, nc *nats.Conn) (*Bridge, error
 		retention: cfg.CommandRetention, afterLedger: cfg.afterLedger,
 	}
 	b.registerGauges()
+	b.sync = &syncStats{}
+	b.registerSyncMetrics()
 	return b, nil
 }
 
@@ -152,12 +155,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 	p := &poller{
 		api: b.cmd.gate, store: b.store, apply: b.apply, clk: b.cfg.Clock, log: log.Named("poller"),
 		lookback: b.cfg.Lookback, ogrn: b.cfg.OGRN, initial: b.cfg.Initial, health: b.health,
+		rate: b.rate(), stats: b.sync,
 	}
 	r := &relay{
-		store: b.store, js: b.js, clk: b.cfg.Clock, log: log.Named("relay"), batch: b.cfg.RelayBatch,
-		flush: b.cfg.FlushTimeout, health: b.health,
-		recover: func(ctx context.Context) error { return ensureStreams(ctx, b.js, b.names, b.cfg.Streams) },
+		store: b.store, js: b.js, clk: b.cfg.Clock, log: log.Named("relay"), prefix: b.cfg.Prefix, batch: b.cfg.RelayBatch,
+		flush: b.cfg.FlushTimeout, health: b.health, recover: b.recreate,
 	}
+	b.cmd.recover = b.recreate
 	g.Go(func() error {
 		defer b.cmd.gate.release()
 		return p.run(gctx)
@@ -170,6 +174,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 	err := g.Wait()
 	log.Info("bridge stopped")
 	return err
+}
+
+// recreate creates the streams and buckets again, with the schemas, after
+// NATS lost them (a server that came back without its store).
+func (b *Bridge) recreate(ctx context.Context) error {
+	if err := ensureStreams(ctx, b.js, b.names, b.cfg.Streams); err != nil {
+		return err
+	}
+	return publishSchemas(ctx, b.js, b.names.SchemasBucket)
 }
 
 // setup creates the streams and buckets, retrying while NATS is unreachable.

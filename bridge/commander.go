@@ -92,6 +92,9 @@ type commander struct {
 	// before the message is acknowledged; true makes the commander drop the
 	// message unacknowledged, as a crash at that point would (tests).
 	afterLedger func(id string) bool
+	// recover recreates the streams when the commands stream is gone (a
+	// NATS server that lost its store); nil: wait for someone else to.
+	recover func(context.Context) error
 
 	mu sync.Mutex
 }
@@ -349,6 +352,11 @@ func (c *commander) consume(ctx context.Context, js jetstream.JetStream) error {
 		failures++
 		wait := min(time.Duration(failures)*time.Second, maxConsumeBackoff)
 		log.Warn("take commands; trying again", zap.Error(err), zap.Duration("retry_in", wait))
+		if isStreamMissing(err) && c.recover != nil {
+			if rerr := c.recover(ctx); rerr != nil {
+				log.Warn("recreate streams", zap.Error(rerr))
+			}
+		}
 		if clock.Sleep(ctx, c.clk, wait) != nil {
 			break
 		}

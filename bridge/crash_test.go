@@ -4,16 +4,21 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/salesbridge/salesbridge/bridge"
 	"github.com/salesbridge/salesbridge/clock"
@@ -60,7 +65,17 @@ func crashChild() {
 	if env("INITIAL") == "snapshot" {
 		initial = diff.FirstSnapshot
 	}
-	b, err := bridge.New(bridge.Config{ClientID: env("ID"), Initial: initial, Clock: clk, FlushTimeout: 2 * time.Second}, client, store, nc)
+	cfg := bridge.Config{ClientID: env("ID"), Initial: initial, Clock: clk, FlushTimeout: 2 * time.Second}
+	if d, err := time.ParseDuration(env("ACKWAIT")); err == nil {
+		cfg.CommandAckWait = d
+	}
+	if d, err := time.ParseDuration(env("DEADLINE")); err == nil {
+		cfg.CommandDeadline = d
+	}
+	if env("LOG") != "" { // warnings as JSON lines on stderr, for the parent to read
+		cfg.Logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(os.Stderr), zap.WarnLevel))
+	}
+	b, err := bridge.New(cfg, client, store, nc)
 	if err != nil {
 		fail(err)
 	}
@@ -77,17 +92,37 @@ func crashChild() {
 }
 
 // TestCrashLoop kills a real bridge process at random moments — in a bbolt
-// commit, between a publish and its ack, anywhere — while orders change, and
-// then compares the stream with the sandbox's ground truth: nothing missing,
-// nothing duplicated, nothing invented.
+// commit, between a publish and its ack, between a PATCH and its ledger
+// record, anywhere — while orders change and commands arrive, and then
+// compares the stream with the sandbox's ground truth: nothing missing,
+// nothing duplicated, nothing invented; every command has exactly one
+// outcome and no command's change was applied twice.
+//
+// The kill moments rotate through four aims: a random moment (the child
+// lives 20–400 ms, up to four minutes of sandbox time); right after
+// JetStream stored an event (before the relay has processed its ack and
+// deleted it from the outbox); a few milliseconds after the sandbox
+// answered a list call (the poller diffs and commits that answer in one
+// bbolt transaction); right after the sandbox answered a PATCH (before the
+// outcome is in the ledger).
 func TestCrashLoop(t *testing.T) {
-	kills := 25
+	kills := 32
 	if testing.Short() {
-		kills = 5
+		kills = 6
 	}
-	h := newHarness(t)
+	h := newHarness(t, func(h *harness, _ *salesapitest.Config) {
+		// The command a killed child held is delivered again after this
+		// (wall-clock); the default, two minutes, would outlast the test.
+		h.cfg.CommandAckWait = 300 * time.Millisecond
+	})
 	for range 30 {
 		h.sb.CreateOrder(salesapitest.OrderSpec{})
+	}
+	// Orders only commands change, so that a change applied twice would
+	// show in the sandbox's history.
+	reserved := map[int64]bool{}
+	for _, o := range h.sb.CreateOrders(8, salesapitest.OrderSpec{}) {
+		reserved[o.ID] = true
 	}
 	epoch := h.clk.Now()
 	start := time.Now()
@@ -105,30 +140,111 @@ func TestCrashLoop(t *testing.T) {
 				return
 			case <-time.After(time.Duration(2+rng.IntN(6)) * time.Millisecond):
 			}
-			mutate(h.sb, rng)
+			mutateOthers(h.sb, rng, reserved)
 		}
 	}()
 
+	// Commands arrive on the commands stream, which keeps them while the
+	// bridge is down.
+	cmds := newCrashCommands(h, reserved)
+	stopCommands := make(chan struct{})
+	var commanding sync.WaitGroup
+	commanding.Add(1)
+	go func() {
+		defer commanding.Done()
+		rng := rand.New(rand.NewPCG(13, 14))
+		for {
+			select {
+			case <-stopCommands:
+				return
+			case <-time.After(time.Duration(30+rng.IntN(60)) * time.Millisecond):
+			}
+			cmds.send(rng)
+		}
+	}()
+
+	// The parent sees each event as JetStream stores it.
+	stored := make(chan struct{}, 1)
+	sub, err := h.nc.Subscribe(h.names.Prefix+".order.>", func(*nats.Msg) {
+		select {
+		case stored <- struct{}{}:
+		default:
+		}
+	})
+	must(t, err)
+	defer sub.Unsubscribe()
+
 	rng := rand.New(rand.NewPCG(3, 4))
+	aims := []string{"random", "event stored", "list answered", "PATCH answered"}
+	hits := map[string]int{}
 	for i := range kills {
-		cmd := h.startChild(t, epoch, start)
+		aim := aims[i%len(aims)]
+		requests := len(h.sb.Requests())
+		drain(stored)
+		// A command a killed child held comes back soon; commands outlive
+		// the whole loop.
+		cmd := h.startChild(t, epoch, start, "SALESBRIDGE_CRASH_ACKWAIT=300ms", "SALESBRIDGE_CRASH_DEADLINE=48h")
 		// A random moment: the child's life is between 20 and 400 ms of
-		// real time (up to four minutes of sandbox time).
-		time.Sleep(time.Duration(20+rng.IntN(380)) * time.Millisecond)
+		// real time (up to four minutes of sandbox time). An aimed kill
+		// waits up to a second for its moment.
+		lifetime := time.Duration(20+rng.IntN(380)) * time.Millisecond
+		if aim != "random" {
+			lifetime = time.Second
+		}
+		life := time.After(lifetime)
+		hit := false
+		switch aim {
+		case "random":
+			<-life
+			hit = true
+		case "event stored":
+			select {
+			case <-stored:
+				hit = true
+			case <-life:
+			}
+		default:
+			method := http.MethodGet
+			if aim == "PATCH answered" {
+				method = http.MethodPatch
+			}
+			hit = h.waitRequest(method, requests, life)
+			if hit && aim == "list answered" {
+				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
+			}
+		}
+		if hit {
+			hits[aim]++
+		}
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatalf("kill %d: %v", i, err)
 		}
 		_ = cmd.Wait()
 	}
 	close(stopMutating)
+	close(stopCommands)
 	mutations.Wait()
+	commanding.Wait()
 
-	// A last run with no crash: everything the sandbox did must come out.
+	// A last run with no crash: everything the sandbox did must come out,
+	// and every command must have its outcome.
 	h.start()
+	for _, c := range cmds.sent {
+		h.outcome(c.id)
+	}
 	h.settle()
 	evs := h.events()
-	h.checkTruth(evs)
-	t.Logf("%d kills, %d changes in the sandbox, %d events in the stream", kills, len(h.sb.Changes()), len(evs))
+	h.checkTruth(orderEvents(evs))
+	cmds.check(evs)
+	var aimed []string
+	for _, a := range aims {
+		aimed = append(aimed, fmt.Sprintf("%d %s", hits[a], a))
+	}
+	relReport(t, "SIGKILL of the bridge process", kills, h.relTally(evs, 0),
+		fmt.Sprintf("kills aimed at: %s; %d changes in the sandbox", strings.Join(aimed, ", "), len(h.sb.Changes())))
+	relReport(t, "SIGKILL with commands in flight", len(cmds.sent), cmds.tally,
+		fmt.Sprintf("%d commands, each one outcome (%s); %d PATCH calls, no change applied twice; %d answers 429",
+			len(cmds.sent), cmds.outcomes(), h.patches(), h.count429()))
 }
 
 // startChild starts a bridge process on the harness's state file. The
@@ -156,8 +272,11 @@ func (h *harness) startChild(tb testing.TB, epoch, start time.Time, extra ...str
 }
 
 // mutate makes one random change, as the sales office or a visitor would.
-func mutate(sb *salesapitest.Server, rng *rand.Rand) {
-	orders := sb.Orders()
+func mutate(sb *salesapitest.Server, rng *rand.Rand) { mutateOthers(sb, rng, nil) }
+
+// mutateOthers is mutate that leaves the orders in reserved alone.
+func mutateOthers(sb *salesapitest.Server, rng *rand.Rand, reserved map[int64]bool) {
+	orders := slices.DeleteFunc(sb.Orders(), func(o salesapi.Order) bool { return reserved[o.ID] })
 	if len(orders) == 0 || rng.IntN(10) == 0 {
 		sb.CreateOrder(salesapitest.OrderSpec{})
 		return

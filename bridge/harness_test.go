@@ -199,7 +199,9 @@ type event struct {
 // events reads the whole events stream.
 func (h *harness) events() []event {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// A minute: the reliability suite reads streams of 20 MiB and more,
+	// each message validated, under -race.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := h.js.Stream(ctx, h.names.EventsStream)
 	if err != nil {

@@ -1,230 +1,513 @@
 package bridge
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/salesbridge/salesbridge/salesapi"
 )
 
-// The API has no cursor: a list call returns at most 100 orders created at
-// or after beginCreatedAt, in an order the spec does not state. The planner
-// decides which call to spend next and reads what each answer proves.
+// The sync planner decides which list call to spend next so that changes
+// at the API are seen as soon as the budget allows (DESIGN.md §4).
 //
-// When the server answers oldest first, keyset paging on createdAt walks any
-// range: the next call begins at the newest createdAt of the page, and the
-// orders at exactly that instant already seen are remembered so that ties
-// are neither lost nor doubled. A sweep walks the whole tracked window; once
-// the first sweep is done, head calls (from the newest order known) alternate
-// with sweep calls, so a new order is seen within two call gaps however long
-// the sweep is.
+// A list call returns at most 100 orders created at or after
+// beginCreatedAt, optionally of one status, in an order the spec does not
+// state. Two facts make that enough to plan with:
 //
-// When a full page is not oldest first, keyset paging would skip orders, so
-// the sweep falls back to one pass per status (active statuses first). A
-// status with more orders in the window than one page holds cannot be walked
-// under that ordering: the planner says so (coverage lost) instead of
-// pretending.
+//   - An answer with fewer orders than the limit holds every order the
+//     query selects, whatever the server's ordering: it proves the state of
+//     a whole "tail" (one status, or all, from beginCreatedAt on), including
+//     which orders are no longer in it.
+//   - When the server answers oldest first, a full answer proves the range
+//     from beginCreatedAt to its newest createdAt, so keyset paging on
+//     createdAt (ties remembered by id) reads any range.
+//
+// The planner keeps a book of the tracked orders (planner_book.go) and a
+// model of how often orders change by status and age (planner_model.go),
+// and chooses each call by one of four rules, in this order:
+//
+//  1. Until the first complete sweep, sweep: read the whole tracked window
+//     (keyset paging when oldest first, one tail per status otherwise).
+//  2. Head: at least every headEvery-th call re-reads the unfiltered tail of
+//     the headSize newest known orders. The answer holds every order created
+//     since, so a new order is seen within headEvery call gaps, and the
+//     newest orders — the ones the office is working — are refreshed with it.
+//  3. Background sweep: one call in sweepEvery continues a sweep of the
+//     whole window. It is what refreshes terminal orders (a CANCEL or
+//     REFUSED order may still get a comment or a price, rarely: the planner
+//     spends nothing else on them), and it bounds how stale any order can
+//     get: the whole window every sweepEvery × ⌈N/100⌉ calls — 30 calls (3
+//     minutes) for 200 orders, 5 hours for 30 000. Its completion is the
+//     "last sync" the bridge reports: every change made before it started
+//     has been read.
+//  4. Otherwise the call with the greatest expected benefit: for each list
+//     (all orders, or one status) and each window of 100 orders the call can
+//     read, the sum over its orders of rate × staleness² (the expected delay
+//     that refreshing it now saves for a Poisson-changing order; it gives
+//     rarely changing orders less attention, as Cho and Garcia-Molina's
+//     optimal schedules do), plus the orders known to have left their
+//     status (weighted by where they probably went) and, for tails, the new
+//     orders expected since the head was last read.
+//
+// Each answer is read for what it proves: the orders it holds are current;
+// an order of the book inside the range the answer covers but missing from
+// it has left that list — for a status list it changed status (it is
+// "moved", and looked for from its createdAt on in the statuses it most
+// likely went to, or in the unfiltered list), for the unfiltered list it is
+// gone. A NEW order older than three days is treated as moved too: the
+// system has made it UNPROCESSED. The ordering is learnt from the answers
+// (planner_order.go); until it is established beyond doubt only complete
+// tails are trusted, and what cannot be read in an ordering is reported as
+// a coverage gap (health, metrics), never assumed.
 
-// serverOrder is what the planner has learnt about the order of results.
-type serverOrder int
-
+// Tunables of the planner.
 const (
-	orderUnknown serverOrder = iota
-	orderOldestFirst
-	orderOther // newest first or no order: keyset paging is not safe
+	// headEvery is the longest run of calls, counting the next, without a
+	// call that reads the head (every new order): 2 sees a new order within
+	// two call gaps.
+	headEvery = 2
+	// sweepEvery: one call in sweepEvery continues the background sweep.
+	sweepEvery = 10
+	// headSize is how many of the newest known orders the head re-reads,
+	// leaving room in a page for the orders created between two head calls.
+	headSize = 90
+	// tailSize is the largest tail the planner expects a call to read
+	// completely (the rest of a page is room for orders moving in).
+	tailSize = 90
+	// estimateEvery is how often, in clock time, the change model is
+	// re-estimated.
+	estimateEvery = 10 * time.Minute
+	// movedWeight is the benefit of finding an order known to have changed
+	// (in the units of rate × staleness², hours): more than any refresh of
+	// unchanged orders is worth.
+	movedWeight = 1.0
+	// freshTarget is the staleness, in clock time, the planner means to
+	// keep active orders under; when the active orders need more calls per
+	// sweep than the budget leaves within it, coverage is lost.
+	freshTarget = 15 * time.Minute
 )
 
-// keyset is a position in createdAt order: orders created after Begin, and
-// those at Begin whose ids are not in Seen, are still to come.
-type keyset struct {
-	Begin time.Time `json:"begin"`
-	Seen  []int64   `json:"seen,omitempty"`
-}
-
-// advance moves k past a page that the server answered oldest first. It
-// reports whether the page held any order not already behind k; a full page
-// without one means more than a page of orders share one instant.
-func (k keyset) advance(page []salesapi.Order) (keyset, bool) {
-	newest := k.Begin
-	progress := false
-	for i := range page {
-		o := &page[i]
-		if o.CreatedAt.After(newest) {
-			newest = o.CreatedAt
-		}
-		if o.CreatedAt.After(k.Begin) || (o.CreatedAt.Equal(k.Begin) && !slices.Contains(k.Seen, o.ID)) {
-			progress = true
-		}
-	}
-	next := keyset{Begin: newest}
-	if newest.Equal(k.Begin) {
-		next.Seen = slices.Clone(k.Seen)
-	}
-	for i := range page {
-		if page[i].CreatedAt.Equal(newest) && !slices.Contains(next.Seen, page[i].ID) {
-			next.Seen = append(next.Seen, page[i].ID)
-		}
-	}
-	slices.Sort(next.Seen)
-	return next, progress
-}
-
-// oldestFirst reports whether a page is in nondecreasing createdAt order.
-func oldestFirst(page []salesapi.Order) bool {
-	for i := 1; i < len(page); i++ {
-		if page[i].CreatedAt.Before(page[i-1].CreatedAt) {
-			return false
-		}
-	}
-	return true
-}
-
-// splitOrder is the order of per-status passes: the statuses most likely to
-// change first.
+// splitOrder is the order of the per-status passes of a sweep when the
+// server is not oldest first: the statuses most likely to change first.
 var splitOrder = []salesapi.Status{
 	salesapi.StatusNew, salesapi.StatusUnprocessed, salesapi.StatusProgress, salesapi.StatusConfirmed,
 	salesapi.StatusComplete, salesapi.StatusRefused, salesapi.StatusTerminated, salesapi.StatusCancel,
 }
 
 // plan is the planner's persistent state, saved as a cursor with every page
-// it applies, so a restart resumes where it stopped.
+// it applies, so a restart resumes the sweep where it stopped.
 type plan struct {
 	Sweep        keyset    `json:"sweep"`
 	SweepStarted time.Time `json:"sweepStarted"`
 	// Split is the index in splitOrder of the per-status pass in progress,
 	// or -1 while the sweep is not split.
-	Split    int       `json:"split"`
-	Head     *keyset   `json:"head,omitempty"` // nil until the first sweep is done
-	LastSync time.Time `json:"lastSync"`       // when the last complete sweep started
-	Sweeps   int       `json:"sweeps"`         // complete sweeps so far
-	Newest   time.Time `json:"newest"`         // the newest createdAt seen
-
-	order    serverOrder // learnt anew after each start
-	nextHead bool        // alternate head and sweep calls
+	Split    int           `json:"split"`
+	LastSync time.Time     `json:"lastSync"` // when the last complete sweep started
+	Sweeps   int           `json:"sweeps"`   // complete sweeps so far
+	Ordering orderEvidence `json:"ordering"`
 }
 
-// callKind tells a sweep call from a head call.
-type callKind int
+func newPlan() plan { return plan{Split: -1} }
 
-const (
-	callSweep callKind = iota
-	callHead
-)
-
-// call is one planned list call.
-type call struct {
-	kind  callKind
-	query salesapi.Query
-}
-
-// outcome is what an answer proved.
-type outcome struct {
-	sweepDone bool             // a sweep just completed
-	gap       bool             // some orders of the queried range could not be read
-	gapStatus *salesapi.Status // the status pass that lost coverage, if any
-}
-
-func newPlan() *plan { return &plan{Split: -1} }
-
-// next returns the call to spend next.
-func (p *plan) next(now time.Time, lookback time.Duration, ogrn []string) call {
-	if p.SweepStarted.IsZero() {
-		p.startSweep(now, lookback)
-	}
-	q := salesapi.Query{Limit: salesapi.MaxLimit, OGRN: ogrn}
-	if p.Head != nil && p.nextHead {
-		q.BeginCreatedAt = p.Head.Begin
-		return call{kind: callHead, query: q}
-	}
-	q.BeginCreatedAt = p.Sweep.Begin
-	if p.Split >= 0 {
-		st := splitOrder[p.Split]
-		q.Status = &st
-	}
-	return call{kind: callSweep, query: q}
-}
-
-func (p *plan) startSweep(now time.Time, lookback time.Duration) {
-	p.Sweep = keyset{Begin: now.Add(-lookback).Truncate(time.Millisecond)}
+func (p *plan) startSweep(now, windowStart time.Time) {
+	p.Sweep = keyset{Begin: windowStart}
 	p.SweepStarted = now
 	p.Split = -1
 }
 
-// done reads the answer to c. full says whether the answer was a full page.
-func (p *plan) done(c call, page []salesapi.Order, full bool, now time.Time, lookback time.Duration) outcome {
-	var out outcome
-	for i := range page {
-		if page[i].CreatedAt.After(p.Newest) {
-			p.Newest = page[i].CreatedAt
-		}
+// callKind says which rule chose a call.
+type callKind int
+
+const (
+	callSweep  callKind = iota // the (background) sweep
+	callHead                   // the head: the newest orders and every new one
+	callWindow                 // the most valuable window
+)
+
+func (k callKind) String() string {
+	switch k {
+	case callSweep:
+		return "sweep"
+	case callHead:
+		return "head"
 	}
-	asc := oldestFirst(page)
-	if full && len(page) > 1 {
-		if asc && p.order == orderUnknown {
-			p.order = orderOldestFirst
-		}
-		if !asc {
-			p.order = orderOther
-		}
+	return "window"
+}
+
+// call is one planned list call.
+type call struct {
+	kind  callKind
+	list  int // the list it reads: a status, or listAll
+	query salesapi.Query
+	value float64 // the expected benefit that chose it (callWindow)
+}
+
+// gap is a part of the window a call or the budget could not cover.
+type gap struct {
+	status *salesapi.Status // nil: not one status
+	reason string
+	orders int // orders concerned, when known
+	need   int // calls a sweep of them needs, when known
+	avail  int // calls the budget leaves for them, when known
+}
+
+// outcome is what an answer proved: the plan to save with it, and what
+// commit applies to the book once the answer is stored.
+type outcome struct {
+	plan      plan
+	sweepDone bool // a sweep just completed
+	gaps      []gap
+	cover     cover
+}
+
+// cover is the part of a list an answer proves complete: every order of the
+// list created in it is in the answer, so the book's orders of the list in
+// it that are not have left the list.
+type cover struct {
+	ok     bool
+	list   int
+	lo     time.Time
+	loOpen bool      // the range starts after lo (at lo only the answered orders are known)
+	hi     time.Time // the range ends before hi; zero: no end
+	head   bool      // the answer holds every order created since lo: the head is read
+}
+
+func (c cover) contains(t time.Time) bool {
+	if t.Before(c.lo) || c.loOpen && t.Equal(c.lo) {
+		return false
 	}
-	p.nextHead = !p.nextHead
-	if c.kind == callHead {
-		if !full || asc && p.order == orderOldestFirst {
-			next, _ := p.Head.advance(page)
-			p.Head = &next
-		}
-		// A full head page that is not oldest first proves nothing about
-		// what lies beyond it: ask again from the same place.
-		return out
+	return c.hi.IsZero() || t.Before(c.hi)
+}
+
+// syncPlanner is what the poller asks: which call next, what its answer
+// proves, and to take the answer into account once it is stored.
+type syncPlanner interface {
+	next(now time.Time) call
+	// read judges an answer to c without changing the planner.
+	read(c call, page []salesapi.Order, now time.Time) (outcome, error)
+	// commit takes in an answer that was stored; at is when the call was
+	// made.
+	commit(c call, page []salesapi.Order, out outcome, at time.Time)
+	// lastSync returns when the last complete sweep started.
+	lastSync() time.Time
+	// report describes the planner's view for metrics and the status.
+	report(now time.Time) syncReport
+}
+
+// planner is the sync planner (see the top of this file).
+type planner struct {
+	plan     plan
+	bk       *book
+	model    changeModel
+	lookback time.Duration
+	ogrn     []string
+	rate     int // calls per minute
+
+	sinceHead  int       // calls since the last call that read the head
+	sinceSweep int       // calls since the last sweep call
+	headSeen   time.Time // when the head was last read
+	headLen    int       // how many known orders the head re-reads; 0: headSize
+	estimated  time.Time // when the model was last estimated
+	unreach    [numStatuses]int
+	volumeGap  bool // the last sweep found more active orders than the budget keeps fresh
+}
+
+func newPlanner(pl plan, bk *book, lookback time.Duration, ogrn []string, rate int) *planner {
+	if rate <= 0 {
+		rate = salesapi.DefaultRate
+	}
+	return &planner{plan: pl, bk: bk, lookback: lookback, ogrn: ogrn, rate: rate}
+}
+
+func (p *planner) lastSync() time.Time { return p.plan.LastSync }
+
+// windowStart is the oldest createdAt tracked at now.
+func (p *planner) windowStart(now time.Time) time.Time {
+	return now.Add(-p.lookback).Truncate(time.Millisecond)
+}
+
+func (p *planner) query(begin time.Time, st *salesapi.Status) salesapi.Query {
+	return salesapi.Query{BeginCreatedAt: begin, Limit: salesapi.MaxLimit, OGRN: p.ogrn, Status: st}
+}
+
+func listStatus(l int) *salesapi.Status {
+	if l == listAll {
+		return nil
+	}
+	st := salesapi.Status(l)
+	return &st
+}
+
+func (p *planner) next(now time.Time) call {
+	p.bk.prune(p.windowStart(now))
+	if p.estimated.IsZero() || now.Sub(p.estimated) >= estimateEvery {
+		p.model.estimate(p.bk, now)
+		p.estimated = now
 	}
 	switch {
-	case p.Split >= 0:
-		// A per-status pass is one call: the whole status fits in a page, or
-		// the ordering lets us page it, or coverage is lost for it.
-		if full && asc && p.order == orderOldestFirst {
-			next, progress := p.Sweep.advance(page)
-			if progress {
-				p.Sweep = next
-				return out
+	case p.plan.Sweeps == 0:
+		return p.sweepCall(now)
+	case p.sinceHead >= headEvery-1:
+		return p.headCall(now)
+	case p.sinceSweep >= sweepEvery-1:
+		return p.sweepCall(now)
+	}
+	return p.bestCall(now)
+}
+
+func (p *planner) sweepCall(now time.Time) call {
+	if p.plan.SweepStarted.IsZero() {
+		p.plan.startSweep(now, p.windowStart(now))
+	}
+	if o := p.plan.Ordering.order(); p.plan.Split < 0 && p.plan.Sweep.Seen == nil && (o == orderNewestFirst || o == orderNone) &&
+		!p.plan.Sweep.Begin.After(p.windowStart(p.plan.SweepStarted)) {
+		p.plan.Split = 0 // not oldest first: a sweep is one tail per status
+	}
+	if start := p.windowStart(now); p.plan.Sweep.Begin.Before(start) {
+		p.plan.Sweep = keyset{Begin: start} // the window moved on while the sweep went
+	}
+	if p.plan.Split >= 0 {
+		st := splitOrder[p.plan.Split]
+		return call{kind: callSweep, list: int(st), query: p.query(p.plan.Sweep.Begin, &st)}
+	}
+	return call{kind: callSweep, list: listAll, query: p.query(p.plan.Sweep.Begin, nil)}
+}
+
+// headCall re-reads the newest known orders and every newer one: headSize
+// of them, fewer after a head answer came back full (the book did not know
+// every recent order, or many arrived at once).
+func (p *planner) headCall(now time.Time) call {
+	all := p.bk.list(listAll)
+	begin := p.windowStart(now)
+	if i := len(all) - p.headN(); i > 0 {
+		begin = all[i].createdAt
+	}
+	return call{kind: callHead, list: listAll, query: p.query(begin, nil)}
+}
+
+func (p *planner) headN() int {
+	if p.headLen <= 0 {
+		return headSize
+	}
+	return p.headLen
+}
+
+// read judges an answer; it changes nothing.
+func (p *planner) read(c call, page []salesapi.Order, now time.Time) (outcome, error) {
+	out := outcome{plan: p.plan}
+	out.plan.Ordering.observe(page)
+	order := out.plan.Ordering.order()
+	full := len(page) >= c.query.Limit
+	asc := sortedAsc(page)
+	cv := cover{ok: true, list: c.list, lo: c.query.BeginCreatedAt}
+	switch {
+	case !full:
+		cv.head = true
+	case order == orderOldestFirst && asc:
+		cv.hi = page[len(page)-1].CreatedAt
+	case order == orderNewestFirst && sortedDesc(page):
+		cv.lo, cv.loOpen = page[len(page)-1].CreatedAt, true
+	default:
+		cv.ok = false
+	}
+	out.cover = cv
+	if c.kind == callSweep {
+		p.readSweep(&out, c, page, full, asc && order == orderOldestFirst, now)
+	}
+	return out, nil
+}
+
+// readSweep advances the sweep in out.plan past the answer to c.
+func (p *planner) readSweep(out *outcome, c call, page []salesapi.Order, full, keysetOK bool, now time.Time) {
+	pl := &out.plan
+	start := pl.SweepStarted.Add(-p.lookback).Truncate(time.Millisecond)
+	switch {
+	case pl.Split >= 0:
+		// A per-status pass: the whole status fits in a page, or the
+		// ordering lets us page it, or coverage is lost for it.
+		if full && keysetOK {
+			if next, progress := pl.Sweep.advance(page); progress {
+				pl.Sweep = next
+				return
 			}
 		}
 		if full {
-			out.gap = true
-			st := splitOrder[p.Split]
-			out.gapStatus = &st
+			st := splitOrder[pl.Split]
+			out.gaps = append(out.gaps, gap{status: &st, reason: "more orders of one status than a page holds, and the server is not oldest first",
+				orders: max(len(p.bk.list(int(st))), len(page))})
 		}
-		p.Split++
-		p.Sweep = keyset{Begin: p.SweepStarted.Add(-lookback).Truncate(time.Millisecond)}
-		if p.Split == len(splitOrder) {
-			p.finishSweep(now, lookback)
-			out.sweepDone = true
+		pl.Split++
+		pl.Sweep = keyset{Begin: start}
+		if pl.Split == len(splitOrder) {
+			p.finishSweep(out, now)
 		}
 	case !full:
-		p.Sweep, _ = p.Sweep.advance(page)
-		p.finishSweep(now, lookback)
-		out.sweepDone = true
-	case p.order == orderOldestFirst && asc:
-		next, progress := p.Sweep.advance(page)
+		pl.Sweep, _ = pl.Sweep.advance(page)
+		p.finishSweep(out, now)
+	case keysetOK:
+		next, progress := pl.Sweep.advance(page)
 		if !progress {
 			// More than a page of orders created at one instant: the API
 			// cannot page past them. Step over the instant and say so.
-			out.gap = true
-			next = keyset{Begin: p.Sweep.Begin.Add(time.Millisecond)}
+			out.gaps = append(out.gaps, gap{reason: "more orders created at one instant than a page holds", orders: len(page)})
+			next = keyset{Begin: pl.Sweep.Begin.Add(time.Millisecond)}
 		}
-		p.Sweep = next
+		pl.Sweep = next
 	default:
 		// A full page in an order keyset paging cannot trust: split by status.
-		p.Split = 0
-		p.Sweep = keyset{Begin: p.SweepStarted.Add(-lookback).Truncate(time.Millisecond)}
+		pl.Split = 0
+		pl.Sweep = keyset{Begin: start}
 	}
-	return out
 }
 
-func (p *plan) finishSweep(now time.Time, lookback time.Duration) {
-	p.LastSync = p.SweepStarted
-	p.Sweeps++
-	if p.Head == nil {
-		p.Head = &keyset{Begin: p.Newest}
+func (p *planner) finishSweep(out *outcome, now time.Time) {
+	pl := &out.plan
+	out.sweepDone = true
+	pl.LastSync = pl.SweepStarted
+	pl.Sweeps++
+	pl.startSweep(now, p.windowStart(now))
+	if g, ok := p.volume(); ok {
+		out.gaps = append(out.gaps, g)
 	}
-	p.startSweep(now, lookback)
+}
+
+// volume reports coverage lost when the active orders need more calls per
+// sweep than the budget leaves for them within freshTarget.
+func (p *planner) volume() (gap, bool) {
+	active := 0
+	for s := range numStatuses {
+		if salesapi.Status(s).Active() {
+			active += len(p.bk.list(s))
+		}
+	}
+	need := (active + salesapi.MaxLimit - 1) / salesapi.MaxLimit
+	share := 1 - 1.0/headEvery - 1.0/sweepEvery
+	avail := int(float64(p.rate) * freshTarget.Minutes() * share)
+	if need <= avail {
+		return gap{}, false
+	}
+	return gap{reason: "more active orders than the budget keeps fresh", orders: active, need: need, avail: avail}, true
+}
+
+// commit takes in an answer that was stored.
+func (p *planner) commit(c call, page []salesapi.Order, out outcome, at time.Time) {
+	p.plan = out.plan
+	if out.cover.ok {
+		p.absent(out.cover, page, at)
+	}
+	for i := range page {
+		o := &page[i]
+		e, _ := p.bk.observe(o, at)
+		if e.hist < len(o.StatusChanges) {
+			e.hist = p.model.account(o.CreatedAt, o.StatusChanges, e.hist)
+		}
+	}
+	if c.list == listAll && out.cover.ok && out.cover.head {
+		p.headSeen = at
+		p.sinceHead = 0
+	} else {
+		p.sinceHead++
+	}
+	if c.kind == callHead {
+		if len(page) >= c.query.Limit {
+			p.headLen = max(p.headN()/2, 10)
+		} else {
+			p.headLen = min(p.headN()+10, headSize)
+		}
+	}
+	if c.kind == callSweep {
+		p.sinceSweep = 0
+	} else {
+		p.sinceSweep++
+	}
+	for _, g := range out.gaps {
+		if g.status != nil {
+			p.unreach[*g.status] = g.orders
+		}
+	}
+	if out.sweepDone {
+		p.volumeGap = slices.ContainsFunc(out.gaps, func(g gap) bool { return g.need > 0 })
+		if p.plan.Sweeps == 1 {
+			p.estimated = time.Time{} // the first sweep filled the book: estimate at once
+		}
+	}
+	if c.kind == callSweep && c.list != listAll && out.cover.ok && out.cover.head {
+		p.unreach[c.list] = 0
+	}
+}
+
+// absent applies what an answer proves about the orders it does not hold:
+// those of its list inside the range it covers have left the list.
+func (p *planner) absent(cv cover, page []salesapi.Order, at time.Time) {
+	in := make(map[int64]bool, len(page))
+	for i := range page {
+		in[page[i].ID] = true
+	}
+	lst := p.bk.list(cv.list)
+	var gone []*entry
+	for i := p.bk.from(cv.list, cv.lo); i < len(lst); i++ {
+		e := lst[i]
+		if !cv.hi.IsZero() && !e.createdAt.Before(cv.hi) {
+			break
+		}
+		if !cv.contains(e.createdAt) {
+			continue // at lo, with lo open
+		}
+		if !in[e.id] && !e.seen.After(at) {
+			gone = append(gone, e)
+		}
+	}
+	for _, e := range gone {
+		if cv.list == listAll {
+			p.bk.drop(e)
+		} else {
+			p.bk.markMoved(e)
+		}
+	}
+	if cv.list != listAll {
+		// Orders known to have changed that are not in this status either.
+		for _, e := range p.suspects(at) {
+			if cv.contains(e.createdAt) && !in[e.id] && (e.moved || int(e.status) != cv.list) {
+				e.notIn |= 1 << cv.list
+			}
+		}
+	}
+}
+
+// syncReport is the planner's view, for metrics and logs.
+type syncReport struct {
+	Ordering    serverOrder
+	Orders      int                    // tracked
+	Active      int                    // in an active status
+	Moved       int                    // known to have changed, not found yet
+	OldestSeen  [numStatuses]time.Time // per status, when its stalest order was last proved current
+	Unreachable [numStatuses]int       // per status the last sweep could not read whole, the orders of it known (at least a page)
+	VolumeGap   bool                   // more active orders than the budget keeps fresh
+}
+
+func (p *planner) report(now time.Time) syncReport {
+	r := syncReport{
+		Ordering:    p.plan.Ordering.order(),
+		Orders:      p.bk.len(),
+		OldestSeen:  p.bk.oldestSeen(),
+		Unreachable: p.unreach,
+		VolumeGap:   p.volumeGap,
+	}
+	for s := range numStatuses {
+		if salesapi.Status(s).Active() {
+			r.Active += len(p.bk.list(s))
+		}
+	}
+	r.Moved = len(p.bk.moved)
+	return r
+}
+
+// String describes a call for logs.
+func (c call) String() string {
+	st := "all"
+	if c.query.Status != nil {
+		st = c.query.Status.String()
+	}
+	return fmt.Sprintf("%s %s from %s", c.kind, st, salesapi.FormatTime(c.query.BeginCreatedAt))
 }

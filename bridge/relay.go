@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,6 +24,7 @@ type relay struct {
 	js     jetstream.JetStream
 	clk    clock.Clock
 	log    *zap.Logger
+	prefix string        // the subject prefix, for the ordering keys
 	batch  int           // messages read from the outbox at a time
 	flush  time.Duration // how long a stopping relay keeps publishing
 	health *health
@@ -101,10 +103,19 @@ func (r *relay) drain() error {
 // pipelined: the next batch is sent while the acks of the previous one are
 // awaited and the previous one is deleted. It returns how many messages it
 // published.
+//
+// Messages with the same ordering key (see orderingKey) are never in
+// flight together: a message is handed to the NATS client only after the
+// one before it with its key was acknowledged. When the connection drops,
+// the client loses what was on the wire and sends what it had buffered
+// after it reconnects; were two messages of one order in flight, the later
+// could be stored and the earlier, published again, land after it (an
+// order's events out of order, a stale value in the orders bucket).
 func (r *relay) publishBatch(ctx context.Context) (int, error) {
 	total := 0
 	var inflight *sent
 	var after uint64
+	keys := map[string]bool{} // ordering keys of the messages in flight
 	for {
 		msgs, err := r.store.Pending(after, r.batch)
 		if err != nil {
@@ -112,15 +123,17 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 		}
 		var next *sent
 		if len(msgs) > 0 {
-			after = msgs[len(msgs)-1].Seq
-			next = r.send(msgs)
+			next = r.send(msgs, keys)
+			if n := len(next.futures); n > 0 {
+				after = msgs[n-1].Seq
+			}
 		}
 		if inflight != nil {
-			n, err := r.settle(ctx, inflight)
+			n, err := r.settle(ctx, inflight, keys)
 			total += n
 			if err != nil {
 				if next != nil {
-					n, _ := r.settle(ctx, next) // keep what was acknowledged
+					n, _ := r.settle(ctx, next, keys) // keep what was acknowledged
 					total += n
 				}
 				return total, err
@@ -130,12 +143,33 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		if next.err != nil {
-			n, _ := r.settle(ctx, next)
+			n, _ := r.settle(ctx, next, keys)
 			return total + n, next.err
 		}
 		inflight = next
+		if len(next.futures) == 0 {
+			inflight = nil // held back by a key of the batch just settled: read again
+		}
 	}
 }
+
+// orderingKey is what the relay keeps in order: the order a message is
+// about (its events share one key, its value in the orders bucket
+// another). Any other message — a command's outcome, published after the
+// events its PATCH caused — is a barrier: it goes alone, after everything
+// before it was acknowledged, and nothing follows it before its ack.
+func (r *relay) orderingKey(subject string) string {
+	if strings.HasPrefix(subject, "$KV.") {
+		return subject
+	}
+	if rest, ok := strings.CutPrefix(subject, r.prefix+".order."); ok {
+		return "order " + rest[strings.LastIndexByte(rest, '.')+1:]
+	}
+	return barrierKey
+}
+
+// barrierKey is the ordering key of a message that goes alone.
+const barrierKey = ""
 
 // sent is a batch handed to JetStream, waiting for its acks.
 type sent struct {
@@ -144,11 +178,17 @@ type sent struct {
 	err     error                    // why sending stopped early, if it did
 }
 
-// send publishes msgs asynchronously; JetStream bounds the acks in flight.
-func (r *relay) send(msgs []state.Message) *sent {
+// send publishes msgs asynchronously, in order, up to the first whose
+// ordering key is in flight (keys, which it extends); JetStream bounds the
+// acks in flight.
+func (r *relay) send(msgs []state.Message, keys map[string]bool) *sent {
 	s := &sent{msgs: msgs, futures: make([]jetstream.PubAckFuture, 0, len(msgs))}
 	for i := range msgs {
 		m := &msgs[i]
+		key := r.orderingKey(m.Subject)
+		if keys[key] || keys[barrierKey] || (key == barrierKey && len(keys) > 0) {
+			break
+		}
 		nm := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: make(nats.Header, len(m.Header))}
 		for k, v := range m.Header {
 			nm.Header.Set(k, v)
@@ -158,15 +198,22 @@ func (r *relay) send(msgs []state.Message) *sent {
 			s.err = fmt.Errorf("publish %s: %w", m.Subject, err)
 			break
 		}
+		keys[key] = true
 		s.futures = append(s.futures, f)
 	}
+	s.msgs = msgs[:len(s.futures)]
 	return s
 }
 
-// settle waits for the acks of a sent batch and deletes the acknowledged
-// messages from the outbox. It returns how many were acknowledged and the
-// first failure.
-func (r *relay) settle(ctx context.Context, s *sent) (int, error) {
+// settle waits for the acks of a sent batch, deletes the acknowledged
+// messages from the outbox and takes their ordering keys out of keys. It
+// returns how many were acknowledged and the first failure.
+func (r *relay) settle(ctx context.Context, s *sent, keys map[string]bool) (int, error) {
+	defer func() {
+		for i := range s.msgs {
+			delete(keys, r.orderingKey(s.msgs[i].Subject))
+		}
+	}()
 	acked := make([]uint64, 0, len(s.futures))
 	var firstErr error
 	for i, f := range s.futures {

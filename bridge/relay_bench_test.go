@@ -53,7 +53,7 @@ func BenchmarkRelay(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	r := &relay{store: store, js: js, clk: clock.Real(), log: zap.NewNop(), batch: DefaultRelayBatch, flush: time.Second, health: &health{}}
+	r := &relay{store: store, js: js, clk: clock.Real(), log: zap.NewNop(), prefix: "bench", batch: DefaultRelayBatch, flush: time.Second, health: &health{}}
 
 	payload := make([]byte, 1200) // about the size of one CloudEvent with its order
 	for i := range payload {

@@ -34,6 +34,8 @@ func knownMetrics() map[string]metric {
 		"salesbridge_budget_rate":                 {"gauge", nil},
 		"salesbridge_token_fetches_total":         {"counter", map[string][]string{"result": {"ok", "error"}}},
 		"salesbridge_poll_duration_seconds":       {"histogram", nil},
+		"salesbridge_poll_errors_total":           {"counter", nil},
+		"salesbridge_coverage_gaps_total":         {"counter", map[string][]string{"status": open}},
 		"salesbridge_orders_tracked":              {"gauge", map[string][]string{"status": open}},
 		"salesbridge_events_emitted_total":        {"counter", map[string][]string{"type": open}},
 		"salesbridge_outbox_depth":                {"gauge", nil},

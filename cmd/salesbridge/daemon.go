@@ -51,6 +51,9 @@ func serve(ctx context.Context, c config, clk clock.Clock, nc *nats.Conn, log *z
 		if errors.Is(err, state.ErrLocked) {
 			return fmt.Errorf("state file %s is held by another salesbridge process (only one bridge may run per state file): %w", c.State, err)
 		}
+		if errors.Is(err, state.ErrCorrupt) {
+			return fmt.Errorf("%w; to recover, move the file aside (mv %s %s.damaged) and start again: the bridge reads the --lookback window again and emits it per --initial, and JetStream's de-duplication drops what it had already published within the duplicate window (24 h)", err, c.State, c.State)
+		}
 		return fmt.Errorf("open state file: %w", err)
 	}
 	defer func() {

@@ -54,6 +54,7 @@ Usage:
   salesbridge state     inspect or export the state file (inspect | export)
   salesbridge order     send a command and wait for its outcome (order patch --id N …)
   salesbridge schemas   list or write out the message schemas
+  salesbridge bench     measure how fresh the sync planner keeps orders (bench freshness)
   salesbridge version   print the version
 
 Run "salesbridge COMMAND -h" for the flags of a command. Every flag of run has
@@ -78,6 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSchemas(ctx, rest, stdout, stderr)
 	case "order":
 		return runOrder(ctx, rest, stdout, stderr)
+	case "check":
+		return runCheck(ctx, rest, stdout, stderr)
+	case "state":
+		return runState(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "salesbridge", version)
 		return nil
