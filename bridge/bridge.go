@@ -114,7 +114,7 @@ func New(cfg Config, api API, store *state.Store, nc *nats.Conn) (*Bridge, error
 		return nil, fmt.Errorf("bridge config: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*cfg.RelayBatch))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*cfg.RelayBatch), jetstream.WithPublishAsyncTimeout(publishAckTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}

@@ -141,6 +141,8 @@ type call struct {
 	list  int // the list it reads: a status, or listAll
 	query salesapi.Query
 	value float64 // the expected benefit that chose it (callWindow)
+	found float64 // the changes it is expected to find (callWindow)
+	head  bool    // it is expected to read the head (callWindow)
 }
 
 // gap is a part of the window a call or the budget could not cover.

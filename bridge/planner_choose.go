@@ -25,6 +25,14 @@ import (
 // an order known to have changed is worth movedWeight, and a tail of the
 // unfiltered list (or of NEW) also finds the orders created since the head
 // was last read: arrivals per hour × hours since².
+//
+// That index spends calls where a change would otherwise wait longest,
+// which minimises the mean delay; but a call that leaves the head unread
+// delays every change the head would have found by a call gap. So a window
+// that does not read the head is chosen only when it is also expected to
+// find at least as many changes (rate × staleness summed) as the head:
+// orders that almost never change are left to the background sweep, and
+// the bulk of changes — in the newest orders — is seen within one gap.
 
 // suspects returns the orders known or certain to have changed without the
 // book knowing their new status: the moved ones, and the NEW ones past
@@ -52,22 +60,35 @@ func (p *planner) suspects(now time.Time) []*entry {
 	return out
 }
 
-// weight is the benefit of reading entry e, found in list l, now.
-func (p *planner) weight(e *entry, l int, now time.Time) float64 {
+// weight returns the benefit of reading entry e, found in list l, now, and
+// the number of changes the read is expected to find.
+func (p *planner) weight(e *entry, l int, now time.Time) (benefit, found float64) {
 	if e.moved {
-		return movedWeight
+		return movedWeight, 1
 	}
 	if e.status == salesapi.StatusNew && now.Sub(e.createdAt) >= unprocessedAfter {
 		if l == listAll {
-			return movedWeight
+			return movedWeight, 1
 		}
-		return movedWeight / 4 // its old list only shows that it left
+		return movedWeight / 4, 1.0 / 4 // its old list only shows that it left
 	}
 	s := p.lookback.Hours()
 	if !e.seen.IsZero() {
 		s = now.Sub(e.seen).Hours()
 	}
-	return p.model.rateOf(e, now) * s * s
+	r := p.model.rateOf(e, now)
+	return r * s * s, r * s
+}
+
+// headFound is the number of changes a head call is expected to find now.
+func (p *planner) headFound(now time.Time, since float64) float64 {
+	all := p.bk.list(listAll)
+	f := p.model.arrivals * since
+	for _, e := range all[max(0, len(all)-p.headN()):] {
+		_, x := p.weight(e, listAll, now)
+		f += x
+	}
+	return f
 }
 
 // bestCall returns the window with the greatest expected benefit, or the
@@ -79,44 +100,50 @@ func (p *planner) bestCall(now time.Time) call {
 	if !p.headSeen.IsZero() {
 		since = now.Sub(p.headSeen).Hours()
 	}
-	arrivals := p.model.arrivals * since * since
+	arr := arrivals{benefit: p.model.arrivals * since * since, found: p.model.arrivals * since}
 	best := call{value: 0}
 	found := false
 	for l := range numLists {
-		c, ok := p.bestIn(l, order, now, sus, arrivals)
+		c, ok := p.bestIn(l, order, now, sus, arr)
 		if ok && (!found || c.value > best.value) {
 			best, found = c, true
 		}
 	}
-	if !found || best.value <= 0 {
+	if !found || best.value <= 0 || !best.head && best.found < p.headFound(now, since) {
 		return p.headCall(now)
 	}
 	return best
 }
 
+// arrivals is what reading the head is worth for the orders created since
+// it was last read.
+type arrivals struct{ benefit, found float64 }
+
 // bestIn returns the best window of list l.
-func (p *planner) bestIn(l int, order serverOrder, now time.Time, sus []*entry, arrivals float64) (call, bool) {
+func (p *planner) bestIn(l int, order serverOrder, now time.Time, sus []*entry, arr arrivals) (call, bool) {
 	start := p.windowStart(now)
 	lst := p.bk.list(l)
 	n := len(lst)
 	st := listStatus(l)
-	bonus := 0.0
+	var bonus arrivals
 	tail := tailSize
 	switch l {
 	case listAll:
-		bonus, tail = arrivals, headSize
+		bonus, tail = arr, headSize
 	case int(salesapi.StatusNew):
-		bonus = 0.9 * arrivals
+		bonus = arrivals{0.9 * arr.benefit, 0.9 * arr.found}
 	}
 	if n == 0 {
 		if l == listAll {
 			return call{}, false
 		}
-		v := bonus
+		v, f := bonus.benefit, bonus.found
 		for _, m := range sus {
-			v += p.model.destination(m, salesapi.Status(l), now) * movedWeight
+			d := p.model.destination(m, salesapi.Status(l), now)
+			v += d * movedWeight
+			f += d
 		}
-		return call{kind: callWindow, list: l, query: p.query(start, st), value: v}, v > 0
+		return call{kind: callWindow, list: l, query: p.query(start, st), value: v, found: f}, v > 0
 	}
 	begin := func(i int) time.Time {
 		if i == 0 {
@@ -124,16 +151,19 @@ func (p *planner) bestIn(l int, order serverOrder, now time.Time, sus []*entry, 
 		}
 		return lst[i].createdAt
 	}
-	sum := make([]float64, n+1)
+	sum := make([]float64, n+1)  // benefit
+	sumF := make([]float64, n+1) // changes expected
 	for i, e := range lst {
-		sum[i+1] = sum[i] + p.weight(e, l, now)
+		w, f := p.weight(e, l, now)
+		sum[i+1], sumF[i+1] = sum[i]+w, sumF[i]+f
 	}
 	tailFrom := max(0, n-tail)
 	best := call{kind: callWindow, list: l}
 	found := false
-	consider := func(b time.Time, v float64) {
+	// consider weighs a call from b; head: it reads the unfiltered tail.
+	consider := func(b time.Time, v, f float64, head bool) {
 		if !found || v > best.value {
-			best.value, best.query, found = v, p.query(b, st), true
+			best.value, best.found, best.head, best.query, found = v, f, head, p.query(b, st), true
 		}
 	}
 	if order != orderOldestFirst {
@@ -159,27 +189,31 @@ func (p *planner) bestIn(l int, order serverOrder, now time.Time, sus []*entry, 
 			if n-i > tail {
 				continue // not complete: a sample at best (below)
 			}
-			v := sum[n] - sum[i] + bonus
+			v, f := sum[n]-sum[i]+bonus.benefit, sumF[n]-sumF[i]+bonus.found
 			if t.m != nil && l != listAll {
-				v += p.model.destination(t.m, salesapi.Status(l), now) * movedWeight
+				d := p.model.destination(t.m, salesapi.Status(l), now)
+				v += d * movedWeight
+				f += d
 			}
-			consider(t.b, v)
+			consider(t.b, v, f, l == listAll)
 		}
 		if order == orderNone || order == orderUnknown {
 			// A longer tail is read as a random sample of a page.
 			for i := range tailFrom {
-				consider(begin(i), float64(salesapi.MaxLimit)/float64(n-i)*(sum[n]-sum[i]))
+				share := float64(salesapi.MaxLimit) / float64(n-i)
+				consider(begin(i), share*(sum[n]-sum[i]), share*(sumF[n]-sumF[i]), false)
 			}
 		}
 		return best, found && best.value > 0
 	}
 	// Oldest first: every window of a page.
 	lim := salesapi.MaxLimit
-	credit := make([]float64, n+1) // a difference array over window starts
+	credit := make([]float64, n+1)  // a difference array over window starts: benefit
+	creditF := make([]float64, n+1) // and changes expected
 	if l != listAll {
 		for _, m := range sus {
-			w := p.model.destination(m, salesapi.Status(l), now) * movedWeight
-			if w <= 0 {
+			d := p.model.destination(m, salesapi.Status(l), now)
+			if d <= 0 {
 				continue
 			}
 			// Window i holds m when it begins at or before m and m is
@@ -195,18 +229,23 @@ func (p *planner) bestIn(l int, order serverOrder, now time.Time, sus []*entry, 
 			if lo > hi {
 				continue
 			}
-			credit[lo] += w
-			credit[hi+1] -= w
+			credit[lo] += d * movedWeight
+			credit[hi+1] -= d * movedWeight
+			creditF[lo] += d
+			creditF[hi+1] -= d
 		}
 	}
-	acc := 0.0
+	acc, accF := 0.0, 0.0
 	for i := range n {
 		acc += credit[i]
-		v := sum[min(i+lim, n)] - sum[i] + acc
+		accF += creditF[i]
+		j := min(i+lim, n)
+		v, f := sum[j]-sum[i]+acc, sumF[j]-sumF[i]+accF
 		if i >= tailFrom {
-			v += bonus
+			v += bonus.benefit
+			f += bonus.found
 		}
-		consider(begin(i), v)
+		consider(begin(i), v, f, l == listAll && i >= tailFrom)
 	}
 	return best, found && best.value > 0
 }

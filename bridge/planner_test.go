@@ -295,7 +295,7 @@ func TestMovedOrderFound(t *testing.T) {
 			now := syncFirst(t, p, f, t0)
 			const id = 2005
 			f.move(id, salesapi.StatusRefused, now)
-			for i := range 15 {
+			for i := range 60 {
 				planStep(t, p, f, now)
 				now = now.Add(gapTest)
 				if e := p.bk.ids[id]; e != nil && e.status == salesapi.StatusRefused && !e.moved {
@@ -304,7 +304,7 @@ func TestMovedOrderFound(t *testing.T) {
 				}
 			}
 			e := p.bk.ids[id]
-			t.Fatalf("order %d not found in its new status after 15 calls: %+v", id, e)
+			t.Fatalf("order %d not found in its new status after 60 calls: %+v", id, e)
 		})
 	}
 }

@@ -39,6 +39,10 @@ const (
 	DefaultFlushTimeout = 10 * time.Second
 	idleRecheck         = 5 * time.Second // wake up even without a notification
 	maxRelayBackoff     = 30 * time.Second
+	// publishAckTimeout bounds the wall-clock wait for one PubAck: an ack
+	// lost on the way (a server restart, a dropped route) fails the publish,
+	// and the message is published again, instead of stalling the relay.
+	publishAckTimeout = 10 * time.Second
 )
 
 func (r *relay) run(ctx context.Context) error {

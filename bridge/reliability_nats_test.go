@@ -9,13 +9,17 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/salesbridge/salesbridge/bridge"
 	"github.com/salesbridge/salesbridge/salesapi"
 	"github.com/salesbridge/salesbridge/salesapi/salesapitest"
 )
@@ -273,6 +277,49 @@ func TestReliabilityNATSFlapping(t *testing.T) {
 	h.checkTruth(evs)
 	relReport(t, "NATS stopped mid-flush, again and again", flaps, h.relTally(evs, 0),
 		fmt.Sprintf("%d backlogs of about %d messages, NATS stopped a third into each", flaps, total/(flaps+1)))
+}
+
+// TestReliabilityNATSMaxPayload: an order larger than the NATS server's
+// max_payload (1 MiB by default) cannot be published. The relay does not
+// drop it — that would lose the change — so everything behind it waits:
+// the bridge says so (a warning naming the limit, the outbox_backlog
+// advisory), and once the operator raises max_payload (here: the server
+// restarted with 8 MiB) everything comes out, in order, nothing lost.
+func TestReliabilityNATSMaxPayload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("megabytes of events")
+	}
+	var logs *observer.ObservedLogs
+	h := newHarness(t, relObserveLogs(&logs))
+	h.sb.CreateOrders(3, salesapitest.OrderSpec{})
+	advs := h.watchAdvisoriesRel()
+	h.start()
+	h.settle()
+	h.sb.SetExtraFields(map[string]any{"scan": strings.Repeat("x", 2<<20)})
+	h.sb.CreateOrder(salesapitest.OrderSpec{}) // 2 MiB
+	h.waitFor("the warning", func() bool { return relWarned(logs, "maximum payload exceeded") })
+	h.sb.SetExtraFields(nil)
+	later := h.sb.CreateOrder(salesapitest.OrderSpec{}) // small, behind it
+	h.relSyncedSince(h.sb.Now())
+	h.waitFor("the outbox_backlog advisory", func() bool {
+		s := advs.states(bridge.AdvisoryOutboxBacklog)
+		return len(s) > 0 && s[0] == bridge.AdvisoryStarted
+	})
+	for _, e := range h.relEvents() {
+		if orderOf(e) == itoa(later.ID) {
+			t.Fatalf("%s published past the order that cannot be", e.CE.ID)
+		}
+	}
+	waiting := h.relOutbox()
+
+	// The operator raises max_payload.
+	port := h.relStopNATS()
+	h.relStartNATSWith(port, h.relNATSDir(), func(o *server.Options) { o.MaxPayload = 8 << 20 })
+	h.settle()
+	evs := h.relEvents()
+	h.checkTruth(evs)
+	relReport(t, "an order larger than NATS max_payload (2 MiB)", 1, h.relTally(evs, 0),
+		fmt.Sprintf("%d messages waited behind it (warned, outbox_backlog advisory) until max_payload was raised; then all out", waiting))
 }
 
 // mutateBusy changes one of the busy orders: its status, price or comment.

@@ -214,11 +214,22 @@ func (h *harness) relStopNATS() int {
 // a server that lost it).
 func (h *harness) relStartNATS(port int, storeDir string) {
 	h.t.Helper()
+	h.relStartNATSWith(port, storeDir, nil)
+}
+
+// relStartNATSWith is relStartNATS with the server's options changed by
+// mod.
+func (h *harness) relStartNATSWith(port int, storeDir string, mod func(*server.Options)) {
+	h.t.Helper()
 	var ns *server.Server
 	var err error
 	// The port was just released; binding it again may need a moment.
 	for attempt := 0; ; attempt++ {
-		ns, err = server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir, NoLog: true, NoSigs: true})
+		opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir, NoLog: true, NoSigs: true}
+		if mod != nil {
+			mod(opts)
+		}
+		ns, err = server.NewServer(opts)
 		if err != nil {
 			h.t.Fatal(err)
 		}
