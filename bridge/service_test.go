@@ -220,6 +220,12 @@ func TestHostileCommands(t *testing.T) {
 	// why.
 	h.sendCommand([]byte(n(`{"id":N,"status":1}`)), "bad id/with slash")
 	h.waitFor("the bad id acknowledged", func() bool { return h.commandsLeft() == 0 })
+	// An ack follows the commit of the outcome into the outbox; wait for the
+	// relay to publish it.
+	h.waitFor("the outcomes published", func() bool {
+		st, err := h.run.b.Status()
+		return err == nil && st.Outbox.Depth == 0
+	})
 	if n := h.patches(); n != 0 {
 		t.Errorf("%d PATCH calls for hostile commands", n)
 	}
