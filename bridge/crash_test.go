@@ -233,7 +233,7 @@ func TestCrashLoop(t *testing.T) {
 		h.outcome(c.id)
 	}
 	h.settle()
-	evs := h.events()
+	evs := h.relEvents()
 	h.checkTruth(orderEvents(evs))
 	cmds.check(evs)
 	var aimed []string

@@ -160,20 +160,30 @@ func (r *relay) publishBatch(ctx context.Context) (int, error) {
 // orderingKey is what the relay keeps in order: the order a message is
 // about (its events share one key, its value in the orders bucket
 // another). Any other message — a command's outcome, published after the
-// events its PATCH caused — is a barrier: it goes alone, after everything
-// before it was acknowledged, and nothing follows it before its ack.
-func (r *relay) orderingKey(subject string) string {
+// events its PATCH caused — is a fence: it waits until no message of an
+// order is in flight, so it never lands before an event that precedes it.
+func (r *relay) orderingKey(subject string) (key string, fence bool) {
 	if strings.HasPrefix(subject, "$KV.") {
-		return subject
+		return subject, false
 	}
 	if rest, ok := strings.CutPrefix(subject, r.prefix+".order."); ok {
-		return "order " + rest[strings.LastIndexByte(rest, '.')+1:]
+		return "order " + rest[strings.LastIndexByte(rest, '.')+1:], false
 	}
-	return barrierKey
+	return fenceKeyPrefix + subject, true
 }
 
-// barrierKey is the ordering key of a message that goes alone.
-const barrierKey = ""
+// fenceKeyPrefix starts the ordering key of a fence.
+const fenceKeyPrefix = "fence "
+
+// ordersInFlight reports whether keys holds a key of an order.
+func ordersInFlight(keys map[string]bool) bool {
+	for k := range keys {
+		if !strings.HasPrefix(k, fenceKeyPrefix) {
+			return true
+		}
+	}
+	return false
+}
 
 // sent is a batch handed to JetStream, waiting for its acks.
 type sent struct {
@@ -189,8 +199,8 @@ func (r *relay) send(msgs []state.Message, keys map[string]bool) *sent {
 	s := &sent{msgs: msgs, futures: make([]jetstream.PubAckFuture, 0, len(msgs))}
 	for i := range msgs {
 		m := &msgs[i]
-		key := r.orderingKey(m.Subject)
-		if keys[key] || keys[barrierKey] || (key == barrierKey && len(keys) > 0) {
+		key, fence := r.orderingKey(m.Subject)
+		if keys[key] || fence && ordersInFlight(keys) {
 			break
 		}
 		nm := &nats.Msg{Subject: m.Subject, Data: m.Data, Header: make(nats.Header, len(m.Header))}
@@ -215,7 +225,8 @@ func (r *relay) send(msgs []state.Message, keys map[string]bool) *sent {
 func (r *relay) settle(ctx context.Context, s *sent, keys map[string]bool) (int, error) {
 	defer func() {
 		for i := range s.msgs {
-			delete(keys, r.orderingKey(s.msgs[i].Subject))
+			key, _ := r.orderingKey(s.msgs[i].Subject)
+			delete(keys, key)
 		}
 	}()
 	acked := make([]uint64, 0, len(s.futures))

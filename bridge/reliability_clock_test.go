@@ -132,7 +132,7 @@ func TestReliabilityClockJumps(t *testing.T) {
 				}
 				settle()
 			}
-			evs := h.events()
+			evs := h.relEvents()
 			h.checkTruth(orderEvents(evs))
 			reqs := h.sb.Requests()
 			worst := maxInWindow(reqs, salesapitest.RateWindow)

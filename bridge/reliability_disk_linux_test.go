@@ -124,9 +124,9 @@ func TestReliabilityDiskFull(t *testing.T) {
 	full := uint64(fi.Size())
 	must(t, unix.Prlimit(child.Process.Pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: full, Max: unix.RLIM_INFINITY}, nil))
 	// The office goes on: far more than the file has room for.
-	h.sb.SetExtraFields(map[string]any{"note": strings.Repeat("x", 4<<10)})
+	h.sb.SetExtraFields(map[string]any{"note": strings.Repeat("x", 8<<10)})
 	now = h.sb.Now()
-	h.sb.LoadOrders(200, now.Add(-time.Hour), now)
+	h.sb.LoadOrders(100, now.Add(-time.Hour), now)
 	h.waitFor("a failed commit", func() bool { return strings.Contains(stderr.String(), "file too large") })
 	// A while with the disk full: the bridge is up and says so.
 	start := h.sb.Now()
@@ -173,7 +173,7 @@ func TestReliabilityDiskFull(t *testing.T) {
 	// And nothing was lost or doubled.
 	h.start()
 	h.settle()
-	evs := h.events()
+	evs := h.relEvents()
 	h.checkTruth(evs)
 	relReport(t, "state file's disk full for 10 min (RLIMIT_FSIZE)", failedCommits, h.relTally(evs, 0),
 		fmt.Sprintf("%d commits refused (EFBIG, logged), %d list calls in the 10 min, file kept at %d KiB, bbolt check clean, caught up after", failedCommits, calls, full>>10))

@@ -81,7 +81,7 @@ func hostileBody(rng *rand.Rand, order int64) ([]byte, bool) {
 // one outcome, "invalid"; the sandbox never sees a PATCH; the bridge stays
 // healthy and executes a good command afterwards.
 func TestReliabilityHostileCommands(t *testing.T) {
-	streamed, requested := 1200, 400
+	streamed, requested := 1500, 500
 	if testing.Short() {
 		streamed, requested = 200, 60
 	}
@@ -153,7 +153,7 @@ func TestReliabilityHostileCommands(t *testing.T) {
 	a.expected = len(ids)
 	outcomes := map[string]int{}
 	codes := map[string]int{}
-	for _, e := range h.events() {
+	for _, e := range h.relEvents() {
 		if !strings.HasPrefix(e.CE.Type, "command.") {
 			continue
 		}

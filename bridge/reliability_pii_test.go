@@ -42,7 +42,7 @@ func TestReliabilityPII(t *testing.T) {
 			h.settle()
 
 			texts := map[string][]byte{"outcome": outcome.Raw, "patch reply": reply.Data, "get reply": get.Data}
-			evs := h.events()
+			evs := h.relEvents()
 			for _, e := range evs {
 				texts["event "+e.CE.ID] = e.Raw
 			}
