@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // flexInt decodes a JSON integer written as a number (6100000, 6.1e6,
@@ -24,7 +25,8 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	s := string(b)
 	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
+		var err error
+		if s, err = unquote(b); err != nil {
 			return err
 		}
 		s = strings.TrimSpace(s)
@@ -59,8 +61,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		*f = ""
 		return nil
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*f = flexString(s)
@@ -82,8 +84,8 @@ func (f *flexTime) UnmarshalJSON(b []byte) error {
 		f.Time = time.Time{}
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := unquote(b)
+	if err != nil {
 		return fmt.Errorf("time: expected a string")
 	}
 	t, err := ParseTime(s)
@@ -92,4 +94,29 @@ func (f *flexTime) UnmarshalJSON(b []byte) error {
 	}
 	f.Time = t
 	return nil
+}
+
+// unquote returns the text of the JSON string b. A string without escapes
+// (nearly every string the API sends) is taken as it is, sparing a second
+// pass of encoding/json over bytes the decoder has just validated; anything
+// else goes through encoding/json.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		in, plain, ascii := b[1:len(b)-1], true, true
+		for _, c := range in {
+			if c == '"' || c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+			if c >= utf8.RuneSelf {
+				ascii = false
+			}
+		}
+		if plain && (ascii || utf8.Valid(in)) {
+			return string(in), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }

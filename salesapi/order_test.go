@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/salesbridge/salesbridge/salesapi"
+	"github.com/salesbridge/salesbridge/salesapi/salesapitest"
 )
 
 func ptr64(v int64) *int64 { return &v }
@@ -210,4 +211,27 @@ func allTimes(o salesapi.Order) []time.Time {
 		ts = append(ts, c.CreatedAt)
 	}
 	return ts
+}
+
+// BenchmarkDecodeOrders decodes a full page: 100 orders as the sandbox
+// writes them, with Russian names and addresses and a few history entries
+// each.
+//
+//	go test -run '^$' -bench DecodeOrders -benchmem ./salesapi/
+func BenchmarkDecodeOrders(b *testing.B) {
+	sb := salesapitest.NewServer(salesapitest.Config{Seed: 1})
+	defer sb.Close()
+	sb.Populate(100, 24*time.Hour)
+	page, err := json.Marshal(sb.Orders())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	for b.Loop() {
+		orders, err := salesapi.DecodeOrders(page)
+		if err != nil || len(orders) != 100 {
+			b.Fatalf("%d orders, %v", len(orders), err)
+		}
+	}
 }
