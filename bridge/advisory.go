@@ -229,19 +229,34 @@ func (a *advisor) callOKLocked() {
 	}
 }
 
-// coverageGap is told of every answer that could not be paged completely.
-func (a *advisor) coverageGap(st *salesapi.Status) {
+// coverageGap is told of every part of the window the planner could not
+// cover: an answer that could not be paged completely, or more active
+// orders than the budget keeps fresh. The advisory says which, with the
+// numbers.
+func (a *advisor) coverageGap(g gap) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.sweepGap = true
-	msg := "more orders than the API can page: some tracked orders are not being refreshed"
-	details := map[string]any{}
-	if st != nil {
-		msg = fmt.Sprintf("more %s orders than the API can page: some of them are not being refreshed", st)
-		details["status"] = st.String()
+	details := map[string]any{"reason": g.reason}
+	if g.status != nil {
+		details["status"] = g.status.String()
+	}
+	if g.orders > 0 {
+		details["orders"] = g.orders
+	}
+	var msg string
+	switch {
+	case g.need > 0:
+		details["callsPerSweep"], details["callsAvailable"], details["freshTarget"] = g.need, g.avail, freshTarget.String()
+		msg = fmt.Sprintf("%d active orders need %d calls a sweep; the budget leaves %d every %s: active orders go staler than that",
+			g.orders, g.need, g.avail, freshTarget)
+	case g.status != nil:
+		msg = fmt.Sprintf("more %s orders than the API can page: some of them are not being refreshed", g.status)
+	default:
+		msg = "more orders than the API can page: some tracked orders are not being refreshed"
 	}
 	a.setLocked(AdvisoryCoverageLost, true, msg, details)
 }

@@ -24,7 +24,8 @@ type advisorRig struct {
 	clk    *clock.Manual
 	a      *advisor
 	v      *schemas.Validator
-	got    []string // "kind state" in publish order
+	got    []string   // "kind state" in publish order
+	advs   []Advisory // as published
 	depth  int
 	oldest time.Time
 }
@@ -48,6 +49,7 @@ func newAdvisorRig(t *testing.T) *advisorRig {
 			t.Errorf("subject %q, want %q", subject, want)
 		}
 		r.got = append(r.got, string(adv.Kind)+" "+adv.State)
+		r.advs = append(r.advs, adv)
 		return nil
 	}
 	outbox := func() (int, time.Time, error) { return r.depth, r.oldest, nil }
@@ -115,10 +117,10 @@ func TestAdvisorTransitions(t *testing.T) {
 		{"coverage lost ends after a sweep without a gap", func(r *advisorRig) {
 			r.a.syncedAt(r.clk.Now().Add(-time.Hour)) // remembered from the state file: no sweep
 			r.a.listDone(nil)
-			r.a.coverageGap(&newStatus)
+			r.a.coverageGap(gap{status: &newStatus, reason: "unpageable", orders: 150})
 			r.a.listDone(nil)
-			r.a.syncedAt(r.clk.Now()) // sweep 1 ends…
-			r.a.coverageGap(nil)      // …with a gap in its last pass
+			r.a.syncedAt(r.clk.Now())                                // sweep 1 ends…
+			r.a.coverageGap(gap{reason: "one instant", orders: 100}) // …with a gap in its last pass
 			r.a.listDone(nil)
 			r.clk.Advance(time.Minute)
 			r.a.syncedAt(r.clk.Now()) // sweep 2 ends without a gap
@@ -147,6 +149,27 @@ func TestAdvisorTransitions(t *testing.T) {
 				t.Errorf("advisories\n got %v\nwant %v", r.got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCoverageLostNumbers: an account that outgrows the budget is told so
+// with the numbers an operator needs to judge it.
+func TestCoverageLostNumbers(t *testing.T) {
+	r := newAdvisorRig(t)
+	r.a.coverageGap(gap{reason: "more active orders than the budget keeps fresh", orders: 7000, need: 70, avail: 60})
+	if len(r.advs) != 1 {
+		t.Fatalf("advisories %v", r.got)
+	}
+	adv := r.advs[0]
+	want := map[string]any{"orders": 7000.0, "callsPerSweep": 70.0, "callsAvailable": 60.0, "freshTarget": freshTarget.String(),
+		"reason": "more active orders than the budget keeps fresh"}
+	for k, v := range want {
+		if adv.Details[k] != v {
+			t.Errorf("details[%q] = %v, want %v", k, adv.Details[k], v)
+		}
+	}
+	if !strings.Contains(adv.Message, "7000 active orders need 70 calls a sweep") {
+		t.Errorf("message %q", adv.Message)
 	}
 }
 

@@ -95,13 +95,13 @@ func (h *health) isSetUp() bool {
 	return h.setUp
 }
 
-func (h *health) coverageGap(st *salesapi.Status) {
+func (h *health) coverageGap(g gap) {
 	name := ""
-	if st != nil {
-		name = st.String()
+	if g.status != nil {
+		name = g.status.String()
 	}
 	h.metrics.coverageGap(name)
-	h.adv.coverageGap(st)
+	h.adv.coverageGap(g)
 }
 
 func (h *health) relayFailed()                           { h.metrics.relayFailed() }

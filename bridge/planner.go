@@ -48,7 +48,9 @@ import (
 //     rarely changing orders less attention, as Cho and Garcia-Molina's
 //     optimal schedules do), plus the orders known to have left their
 //     status (weighted by where they probably went) and, for tails, the new
-//     orders expected since the head was last read.
+//     orders expected since the head was last read. A window that leaves
+//     the head unread must also be expected to find a fair share of the
+//     changes the head would, else the head is read (planner_choose.go).
 //
 // Each answer is read for what it proves: the orders it holds are current;
 // an order of the book inside the range the answer covers but missing from

@@ -34,12 +34,15 @@ func newFake(order serverOrder) *fakeAPI {
 
 // add creates an order in status st, created at c, with a NEW entry and,
 // for another status, an entry at c + 1 min.
-func (f *fakeAPI) add(id int64, st salesapi.Status, c time.Time) {
+func (f *fakeAPI) add(id int64, st salesapi.Status, c time.Time) { f.addAfter(id, st, c, time.Minute) }
+
+// addAfter is add with the move to st d after c.
+func (f *fakeAPI) addAfter(id int64, st salesapi.Status, c time.Time, d time.Duration) {
 	o := salesapi.Order{ID: id, Status: salesapi.StatusNew, CreatedAt: c,
 		StatusChanges: []salesapi.StatusChange{{ID: id * 100, Status: salesapi.StatusNew, CreatedAt: c}}}
 	f.orders = append(f.orders, o)
 	if st != salesapi.StatusNew {
-		f.move(id, st, c.Add(time.Minute))
+		f.move(id, st, c.Add(d))
 	}
 }
 
@@ -295,7 +298,7 @@ func TestMovedOrderFound(t *testing.T) {
 			now := syncFirst(t, p, f, t0)
 			const id = 2005
 			f.move(id, salesapi.StatusRefused, now)
-			for i := range 60 {
+			for i := range 15 {
 				planStep(t, p, f, now)
 				now = now.Add(gapTest)
 				if e := p.bk.ids[id]; e != nil && e.status == salesapi.StatusRefused && !e.moved {
@@ -304,8 +307,48 @@ func TestMovedOrderFound(t *testing.T) {
 				}
 			}
 			e := p.bk.ids[id]
-			t.Fatalf("order %d not found in its new status after 60 calls: %+v", id, e)
+			t.Fatalf("order %d not found in its new status after 15 calls: %+v", id, e)
 		})
+	}
+}
+
+// TestQuietOrdersLeftToTheSweep: in a small account whose changes are in
+// the newest orders, the planner reads the head at nearly every call and
+// leaves old orders that never change (UNPROCESSED for weeks, closed ones)
+// to the background sweep.
+func TestQuietOrdersLeftToTheSweep(t *testing.T) {
+	f := newFake(orderOldestFirst)
+	for i := range 200 { // 90 days: most closed within hours, some left UNPROCESSED for good
+		c := t0.Add(-time.Duration(200-i) * 10 * time.Hour)
+		switch {
+		case i%12 == 0:
+			f.addAfter(int64(i+1), salesapi.StatusUnprocessed, c, unprocessedAfter)
+		case c.After(t0.Add(-12 * time.Hour)):
+			f.add(int64(i+1), salesapi.StatusNew, c)
+		default:
+			f.addAfter(int64(i+1), salesapi.StatusRefused, c, 3*time.Hour)
+		}
+	}
+	p := testPlanner()
+	now := syncFirst(t, p, f, t0)
+	other, sweeps := 0, 0
+	const calls = 300
+	for i := range calls {
+		c, out := planStep(t, p, f, now)
+		switch {
+		case c.kind == callSweep:
+			sweeps++
+		case !(c.list == listAll && out.cover.ok && out.cover.head):
+			other++
+		}
+		if i%20 == 0 { // a new order now and then
+			f.add(int64(1000+i), salesapi.StatusNew, now.Add(-time.Second))
+		}
+		now = now.Add(gapTest)
+	}
+	t.Logf("sweeps %d other %d", sweeps, other)
+	if sweeps > calls/sweepEvery+1 || other > calls/20 {
+		t.Errorf("of %d calls: %d sweep, %d neither sweep nor head; want at most %d and %d", calls, sweeps, other, calls/sweepEvery+1, calls/20)
 	}
 }
 

@@ -105,7 +105,7 @@ func (p *poller) step(ctx context.Context) (stepResult, error) {
 	done := p.clk.Now()
 	p.health.pollDone(done, done.Sub(now), err)
 	if err != nil {
-		return res, fmt.Errorf("list orders: %w", err)
+		return res, err // the client's error names the call
 	}
 	res.orders, res.full = len(page), len(page) >= c.query.Limit
 	out, err := p.pl.read(c, page, done)
@@ -135,7 +135,7 @@ func (p *poller) step(ctx context.Context) (stepResult, error) {
 		p.log.Info("sync complete", zap.Time("started", p.pl.lastSync()))
 	}
 	for _, g := range out.gaps {
-		p.health.coverageGap(g.status)
+		p.health.coverageGap(g)
 		key := g.reason
 		if g.status != nil {
 			key += g.status.String()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/salesbridge/salesbridge/bridge"
+	"github.com/salesbridge/salesbridge/salesapi"
 	"github.com/salesbridge/salesbridge/salesapi/salesapitest"
 )
 
@@ -71,6 +73,9 @@ type Config struct {
 	Orderings []salesapitest.Ordering // default all three
 	Planners  []Planner               // default both
 	Seed      int64                   // seeds the sandbox's data and traffic; default 1
+	// Seeds is how many seeds (Seed, Seed+1, …) each run is repeated
+	// with; their samples are pooled into one result. Default 1.
+	Seeds int
 	// Warmup is simulated time after the first sync before measuring
 	// (the planner's model and head settle); default 15 min.
 	Warmup time.Duration
@@ -96,6 +101,8 @@ type Latency struct {
 	Published int // of them, published by the end of the run
 	P50, P95  time.Duration
 	Max       time.Duration
+
+	samples []time.Duration // the latencies summarised, kept to pool seeds
 }
 
 // Share returns Published / Happened (1 when nothing happened).
@@ -115,8 +122,9 @@ type Result struct {
 	History   time.Duration // the workload's history, and the bridge's lookback
 	Orders    int           // orders at the API when the measurement started
 	Active    float64       // orders in an active status, mean of start and end of the measurement
-	Measured  time.Duration // simulated time measured
-	FirstSync time.Duration // simulated time the first sync took
+	Measured  time.Duration // simulated time measured, over all seeds
+	FirstSync time.Duration // simulated time the first sync took (the longest of the seeds)
+	Seeds     int           // runs pooled, each with its own seed
 
 	Calls          int     // list calls in the measured window
 	CallsPerMinute float64 // of the measured window
@@ -126,9 +134,13 @@ type Result struct {
 	CallGap    time.Duration // the budget's spacing of calls: window ÷ rate
 	IdealSweep time.Duration // ⌈Active/100⌉ call gaps: the shortest period in which every active order can be read
 
-	New         Latency // order.created, from the order's createdAt
-	Transitions Latency // order.status_changed, from the history entry's time
-	Prices      Latency // order.price_changed, from the history entry's time
+	New Latency // order.created, from the order's createdAt
+	// Transitions are the order.status_changed events of orders the
+	// ordering lets a call read (all when oldest first; see readable),
+	// from the history entry's time; Unreachable counts those of the
+	// others.
+	Transitions, Unreachable Latency
+	Prices                   Latency // order.price_changed, from the history entry's time
 
 	View bridge.SyncView // the planner's view at the end
 	Wall time.Duration   // real time the run took
@@ -166,6 +178,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
+	if cfg.Seeds <= 0 {
+		cfg.Seeds = 1
+	}
 	if cfg.Warmup <= 0 {
 		cfg.Warmup = 15 * time.Minute
 	}
@@ -187,40 +202,92 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		cfg.Drain = time.Hour
 	}
 	type job struct {
-		w Workload
-		o salesapitest.Ordering
-		p Planner
+		w    Workload
+		o    salesapitest.Ordering
+		p    Planner
+		seed int64
 	}
 	var jobs []job
 	for _, w := range cfg.Workloads {
 		for _, o := range cfg.Orderings {
 			for _, p := range cfg.Planners {
-				jobs = append(jobs, job{w, o, p})
+				for k := range cfg.Seeds {
+					jobs = append(jobs, job{w, o, p, cfg.Seed + int64(k)})
+				}
 			}
 		}
 	}
-	out := make([]Result, len(jobs))
+	runs := make([]Result, len(jobs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Parallel)
 	for i, j := range jobs {
 		g.Go(func() error {
 			name := fmt.Sprintf("%s %s %s", j.w.Name, j.o, j.p)
+			if cfg.Seeds > 1 {
+				name += fmt.Sprintf(" seed %d", j.seed)
+			}
 			if cfg.Progress != nil {
 				cfg.Progress(name + ": running")
 			}
-			r, err := runOne(gctx, cfg, j.w, j.o, j.p)
+			r, err := runOne(gctx, cfg, j.seed, j.w, j.o, j.p)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			if cfg.Progress != nil {
 				cfg.Progress(fmt.Sprintf("%s: done in %s", name, r.Wall.Round(time.Millisecond)))
 			}
-			out[i] = r
+			runs[i] = r
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	out := make([]Result, 0, len(runs)/cfg.Seeds)
+	for i := 0; i < len(runs); i += cfg.Seeds {
+		out = append(out, pool(runs[i:i+cfg.Seeds]))
+	}
 	return out, nil
+}
+
+// pool merges the runs of one workload, ordering and poller over several
+// seeds: counts add up, latencies are summarised over every sample, sizes
+// are averaged, and the planner's view is the first run's.
+func pool(runs []Result) Result {
+	r := runs[0]
+	if len(runs) == 1 {
+		return r
+	}
+	n := float64(len(runs))
+	orders, active, firstSync := 0, 0.0, time.Duration(0)
+	for i, x := range runs {
+		orders += x.Orders
+		active += x.Active
+		firstSync = max(firstSync, x.FirstSync)
+		if i == 0 {
+			continue
+		}
+		r.Measured += x.Measured
+		r.Calls += x.Calls
+		r.RateLimited += x.RateLimited
+		r.Failed += x.Failed
+		r.Wall += x.Wall
+		for _, l := range []struct{ into, from *Latency }{
+			{&r.New, &x.New}, {&r.Transitions, &x.Transitions}, {&r.Unreachable, &x.Unreachable}, {&r.Prices, &x.Prices},
+		} {
+			l.into.Happened += l.from.Happened
+			l.into.Published += l.from.Published
+			l.into.samples = append(slices.Clone(l.into.samples), l.from.samples...)
+		}
+	}
+	r.Seeds = len(runs)
+	r.Orders = int(math.Round(float64(orders) / n))
+	r.Active = active / n
+	r.FirstSync = firstSync
+	r.CallsPerMinute = float64(r.Calls) / r.Measured.Minutes()
+	r.IdealSweep = time.Duration(math.Ceil(r.Active/float64(salesapi.MaxLimit))) * r.CallGap
+	for _, l := range []*Latency{&r.New, &r.Transitions, &r.Unreachable, &r.Prices} {
+		summarise(l, l.samples)
+	}
+	return r
 }

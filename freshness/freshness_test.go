@@ -45,7 +45,7 @@ func TestPlannerFreshness(t *testing.T) {
 		if r.RateLimited != 0 {
 			t.Errorf("%s: %d answers 429", r.Ordering, r.RateLimited)
 		}
-		for name, l := range map[string]freshness.Latency{"new orders": r.New, "transitions": r.Transitions, "prices": r.Prices} {
+		for name, l := range map[string]freshness.Latency{"new orders": r.New, "transitions": r.Transitions, "transitions of unreachable orders": r.Unreachable, "prices": r.Prices} {
 			if l.Published != l.Happened {
 				t.Errorf("%s: %s: %d of %d published", r.Ordering, name, l.Published, l.Happened)
 			}
@@ -94,5 +94,36 @@ func BenchmarkFreshness(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestSeedsPooled: a run over two seeds adds up the two runs it pools.
+func TestSeedsPooled(t *testing.T) {
+	run := func(seed int64, seeds int) freshness.Result {
+		t.Helper()
+		res, err := freshness.Run(context.Background(), freshness.Config{
+			Workloads: []freshness.Workload{quick}, Orderings: []salesapitest.Ordering{salesapitest.OldestFirst},
+			Planners: []freshness.Planner{freshness.PlannerSync}, Seed: seed, Seeds: seeds,
+			Warmup: time.Minute, Drain: time.Minute, Dir: t.TempDir(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) != 1 {
+			t.Fatalf("%d results, want 1", len(res))
+		}
+		return res[0]
+	}
+	a, b, both := run(1, 1), run(2, 1), run(1, 2)
+	if both.Seeds != 2 || both.Measured != a.Measured+b.Measured || both.Calls != a.Calls+b.Calls {
+		t.Errorf("pooled: seeds %d, measured %s, calls %d; want 2, %s, %d", both.Seeds, both.Measured, both.Calls, a.Measured+b.Measured, a.Calls+b.Calls)
+	}
+	for name, l := range map[string][3]freshness.Latency{"new": {a.New, b.New, both.New}, "transitions": {a.Transitions, b.Transitions, both.Transitions}} {
+		if l[2].Happened != l[0].Happened+l[1].Happened || l[2].Published != l[0].Published+l[1].Published || l[2].Max != max(l[0].Max, l[1].Max) {
+			t.Errorf("%s: pooled %+v from %+v and %+v", name, l[2], l[0], l[1])
+		}
+	}
+	if a.New.Happened == b.New.Happened && a.Transitions.Happened == b.Transitions.Happened && a.New.Max == b.New.Max {
+		t.Error("seeds 1 and 2 ran the same workload")
 	}
 }

@@ -21,17 +21,21 @@ func WriteTable(w io.Writer, results []Result) error {
 				b.WriteString("\n")
 			}
 			last = r.Workload
+			measured := fmtDur(r.Measured)
+			if r.Seeds > 1 {
+				measured = fmt.Sprintf("%d seeds × %s", r.Seeds, fmtDur(r.Measured/time.Duration(r.Seeds)))
+			}
 			fmt.Fprintf(&b, "**%s** — %d orders over %s at the API, %.0f active (mean); measured %s of simulated time after the first sync; "+
 				"call gap %s; ideal sweep of the active orders ⌈%.0f/100⌉ × gap = %s.\n\n",
-				r.Workload, r.Orders, fmtDays(r.History), r.Active, fmtDur(r.Measured), fmtDur(r.CallGap), r.Active, fmtDur(r.IdealSweep))
-			b.WriteString("| ordering | poller | calls/min | 429s | new orders p50 / p95 / max | new p95 ÷ gap | transitions p50 / p95 / max | transitions p95 ÷ ideal sweep | published (transitions) | first sync |\n")
-			b.WriteString("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: |\n")
+				r.Workload, r.Orders, fmtDays(r.History), r.Active, measured, fmtDur(r.CallGap), r.Active, fmtDur(r.IdealSweep))
+			b.WriteString("| ordering | poller | calls/min | 429s | new orders p50 / p95 / max | new p95 ÷ gap | transitions p50 / p95 / max | transitions p95 ÷ ideal sweep | transitions published | unreachable: published | first sync |\n")
+			b.WriteString("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |\n")
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.2f | %d | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %d | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.Ordering, r.Planner, r.CallsPerMinute, r.RateLimited,
 			fmtLatency(r.New), fmtRatio(r.NewRatio(), r.New),
 			fmtLatency(r.Transitions), fmtRatio(r.TransitionRatio(), r.Transitions),
-			fmtShare(r.Transitions), fmtDur(r.FirstSync))
+			fmtShare(r.Transitions), fmtShare(r.Unreachable), fmtDur(r.FirstSync))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

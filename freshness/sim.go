@@ -40,26 +40,26 @@ type sim struct {
 	failed int                  // steps that failed
 }
 
-func runOne(ctx context.Context, cfg Config, w Workload, ordering salesapitest.Ordering, planner Planner) (Result, error) {
+func runOne(ctx context.Context, cfg Config, seed int64, w Workload, ordering salesapitest.Ordering, planner Planner) (Result, error) {
 	started := time.Now()
 	if w.History <= 0 {
 		w.History = bridge.DefaultLookback
 	}
-	res := Result{Workload: w.Name, Ordering: ordering, Planner: planner, Measured: w.Measure, History: w.History}
+	res := Result{Workload: w.Name, Ordering: ordering, Planner: planner, Measured: w.Measure, History: w.History, Seeds: 1}
 	clk := clock.NewManual(epoch())
 	perDay := w.OrdersPerDay
 	if perDay <= 0 {
 		perDay = float64(w.Orders) / (w.History.Hours() / 24)
 	}
 	sb := salesapitest.NewServer(salesapitest.Config{
-		Clock: clk, Seed: cfg.Seed, Order: ordering, Logger: cfg.Logger.Named("sandbox"),
+		Clock: clk, Seed: seed, Order: ordering, Logger: cfg.Logger.Named("sandbox"),
 		Traffic: &salesapitest.Traffic{
 			Orders: w.Orders, History: w.History, OrdersPerDay: perDay,
 			OfficeReaction: w.OfficeReaction, OfficeStep: w.OfficeStep,
 		},
 	})
 	defer sb.Close()
-	path := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%s-%s.db", w.Name, ordering, planner))
+	path := filepath.Join(cfg.Dir, fmt.Sprintf("%s-%s-%s-%d.db", w.Name, ordering, planner, seed))
 	_ = os.Remove(path)
 	store, err := state.Open(path, &state.Options{NoSync: true, Clock: clk})
 	if err != nil {
@@ -139,6 +139,7 @@ func runOne(ctx context.Context, cfg Config, w Workload, ordering salesapitest.O
 	res.CallsPerMinute = float64(res.Calls) / w.Measure.Minutes()
 	res.IdealSweep = time.Duration(math.Ceil(res.Active/float64(salesapi.MaxLimit))) * s.gap
 	var newL, trL, prL []time.Duration
+	reach := readable(sb.Orders(), ordering)
 	for _, c := range sb.Changes() {
 		if c.At.Before(measureStart) || !c.At.Before(measureEnd) {
 			continue
@@ -151,6 +152,9 @@ func runOne(ctx context.Context, cfg Config, w Workload, ordering salesapitest.O
 			id, l, ds = fmt.Sprintf("order/%d/created", c.OrderID), &res.New, &newL
 		case salesapitest.KindStatus:
 			id, l, ds = fmt.Sprintf("order/%d/status/%d", c.OrderID, c.EntryID), &res.Transitions, &trL
+			if !reach[c.OrderID] {
+				l, ds = &res.Unreachable, nil
+			}
 		case salesapitest.KindPrice:
 			id, l, ds = fmt.Sprintf("order/%d/price/%d", c.OrderID, c.EntryID), &res.Prices, &prL
 		default:
@@ -159,7 +163,9 @@ func runOne(ctx context.Context, cfg Config, w Workload, ordering salesapitest.O
 		l.Happened++
 		if t, ok := s.seen[id]; ok {
 			l.Published++
-			*ds = append(*ds, t.Sub(c.At))
+			if ds != nil {
+				*ds = append(*ds, t.Sub(c.At))
+			}
 		}
 	}
 	summarise(&res.New, newL)
@@ -168,6 +174,33 @@ func runOne(ctx context.Context, cfg Config, w Workload, ordering salesapitest.O
 	res.Failed = s.failed
 	res.Wall = time.Since(started)
 	return res, nil
+}
+
+// readable returns the orders at the API that a list call can be sure to
+// return in the server's ordering: every order when answers are oldest
+// first (keyset paging reaches any range); otherwise the newest page of
+// each status — an order with a page of newer orders of its status is in
+// no answer of a newest-first server, whatever the query, and in a
+// shuffled server's answers only by chance.
+func readable(orders []salesapi.Order, o salesapitest.Ordering) map[int64]bool {
+	out := make(map[int64]bool, len(orders))
+	if o == salesapitest.OldestFirst {
+		for _, ord := range orders {
+			out[ord.ID] = true
+		}
+		return out
+	}
+	byStatus := map[salesapi.Status][]salesapi.Order{}
+	for _, ord := range orders {
+		byStatus[ord.Status] = append(byStatus[ord.Status], ord)
+	}
+	for _, list := range byStatus {
+		slices.SortFunc(list, func(a, b salesapi.Order) int { return b.CreatedAt.Compare(a.CreatedAt) })
+		for _, ord := range list[:min(len(list), salesapi.MaxLimit)] {
+			out[ord.ID] = true
+		}
+	}
+	return out
 }
 
 // census counts the orders at the API and those in an active status.
@@ -182,6 +215,7 @@ func census(sb *salesapitest.Server) (all, active int) {
 }
 
 func summarise(l *Latency, ds []time.Duration) {
+	l.samples = ds
 	if len(ds) == 0 {
 		return
 	}

@@ -28,6 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	orderings := fs.String("orderings", "oldest,newest,shuffled", "server orderings of list answers to run")
 	naive := fs.Bool("naive", true, "also run the naive poller on each workload, for comparison")
 	seed := fs.Int64("seed", 1, "seed of the sandbox's data and traffic")
+	seeds := fs.Int("seeds", 1, "repeat each run with this many seeds (seed, seed+1, …) and pool the samples")
 	measure := fs.Duration("measure", 0, "simulated time to measure per workload (default: 24h for S and M, 4h for L)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -35,7 +36,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return &exitError{2, fmt.Errorf("bench: unexpected arguments %q", fs.Args())}
 	}
-	cfg := freshness.Config{Seed: *seed, Planners: []freshness.Planner{freshness.PlannerSync}}
+	if *seeds < 1 {
+		return &exitError{2, fmt.Errorf("bench: --seeds %d: want at least 1", *seeds)}
+	}
+	cfg := freshness.Config{Seed: *seed, Seeds: *seeds, Planners: []freshness.Planner{freshness.PlannerSync}}
 	if *naive {
 		cfg.Planners = append(cfg.Planners, freshness.PlannerNaive)
 	}
@@ -67,7 +71,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "salesbridge bench freshness (seed %d; sandbox traffic: office reaction 3 h, steps 12 h; 10 calls a minute)\n\n", *seed)
+	seedsText := fmt.Sprintf("seed %d", *seed)
+	if *seeds > 1 {
+		seedsText = fmt.Sprintf("seeds %d–%d pooled", *seed, *seed+int64(*seeds)-1)
+	}
+	fmt.Fprintf(stdout, "salesbridge bench freshness (%s; sandbox traffic: office reaction 3 h, steps 12 h; 10 calls a minute)\n\n", seedsText)
 	if err := freshness.WriteTable(stdout, results); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ func TestRunBenchErrors(t *testing.T) {
 		{"unknown workload", []string{"freshness", "--workloads", "XL"}, nil, 2},
 		{"unknown ordering", []string{"freshness", "--orderings", "random"}, nil, 2},
 		{"extra argument", []string{"freshness", "now"}, nil, 2},
+		{"no seeds", []string{"freshness", "--seeds", "0"}, nil, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
