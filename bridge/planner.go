@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -104,7 +105,10 @@ type plan struct {
 	SweepStarted time.Time `json:"sweepStarted"`
 	// Split is the index in splitOrder of the per-status pass in progress,
 	// or -1 while the sweep is not split.
-	Split    int           `json:"split"`
+	Split int `json:"split"`
+	// Probe counts the narrowing tails read in the per-status pass in
+	// progress after a full answer (see readSweep).
+	Probe    int           `json:"probe,omitempty"`
 	LastSync time.Time     `json:"lastSync"` // when the last complete sweep started
 	Sweeps   int           `json:"sweeps"`   // complete sweeps so far
 	Ordering orderEvidence `json:"ordering"`
@@ -116,6 +120,7 @@ func (p *plan) startSweep(now, windowStart time.Time) {
 	p.Sweep = keyset{Begin: windowStart}
 	p.SweepStarted = now
 	p.Split = -1
+	p.Probe = 0
 }
 
 // callKind says which rule chose a call.
@@ -317,13 +322,19 @@ func (p *planner) read(c call, page []salesapi.Order, now time.Time) (outcome, e
 	}
 	out.cover = cv
 	if c.kind == callSweep {
-		p.readSweep(&out, c, page, full, asc && order == orderOldestFirst, now)
+		p.readSweep(&out, c, page, full, asc && order == orderOldestFirst, order == orderNewestFirst && sortedDesc(page), now)
 	}
 	return out, nil
 }
 
-// readSweep advances the sweep in out.plan past the answer to c.
-func (p *planner) readSweep(out *outcome, c call, page []salesapi.Order, full, keysetOK bool, now time.Time) {
+// maxProbes bounds the narrowing tails a per-status pass reads after a
+// full answer that proves nothing (see readSweep).
+const maxProbes = 4
+
+// readSweep advances the sweep in out.plan past the answer to c. keysetOK:
+// the answer is oldest first; newestOK: it is newest first, so a full one
+// holds the newest page of its list.
+func (p *planner) readSweep(out *outcome, c call, page []salesapi.Order, full, keysetOK, newestOK bool, now time.Time) {
 	pl := &out.plan
 	start := pl.SweepStarted.Add(-p.lookback).Truncate(time.Millisecond)
 	switch {
@@ -338,10 +349,26 @@ func (p *planner) readSweep(out *outcome, c call, page []salesapi.Order, full, k
 		}
 		if full {
 			st := splitOrder[pl.Split]
-			out.gaps = append(out.gaps, gap{status: &st, reason: "more orders of one status than a page holds, and the server is not oldest first",
-				orders: max(len(p.bk.list(int(st))), len(page))})
+			if pl.Probe == 0 {
+				out.gaps = append(out.gaps, gap{status: &st, reason: "more orders of one status than a page holds, and the server is not oldest first",
+					orders: max(len(p.bk.list(int(st))), len(page))})
+			}
+			// A full answer in no order is a sample. Read at least the
+			// status's newest orders whole — where orders that moved into
+			// it lately are: a tail from the tailSize-th newest order
+			// known, again with what each full answer taught, until an
+			// answer is short (the book knows most of a status after the
+			// first sweep, so it is usually one call).
+			if !newestOK && pl.Probe < maxProbes {
+				if b, ok := p.newestTail(int(st), page, tailSize); ok && b.After(c.query.BeginCreatedAt) {
+					pl.Probe++
+					pl.Sweep = keyset{Begin: b}
+					return
+				}
+			}
 		}
 		pl.Split++
+		pl.Probe = 0
 		pl.Sweep = keyset{Begin: start}
 		if pl.Split == len(splitOrder) {
 			p.finishSweep(out, now)
@@ -363,6 +390,25 @@ func (p *planner) readSweep(out *outcome, c call, page []salesapi.Order, full, k
 		pl.Split = 0
 		pl.Sweep = keyset{Begin: start}
 	}
+}
+
+// newestTail returns the createdAt of the rank-th newest order of list l
+// known from the book and the answer page.
+func (p *planner) newestTail(l int, page []salesapi.Order, rank int) (time.Time, bool) {
+	known := make(map[int64]time.Time, len(page)+rank)
+	lst := p.bk.list(l)
+	for _, e := range lst[max(0, len(lst)-rank):] {
+		known[e.id] = e.createdAt
+	}
+	for i := range page {
+		known[page[i].ID] = page[i].CreatedAt
+	}
+	if rank < 1 || len(known) < rank {
+		return time.Time{}, false
+	}
+	times := slices.Collect(maps.Values(known))
+	slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
+	return times[rank-1], true
 }
 
 func (p *planner) finishSweep(out *outcome, now time.Time) {

@@ -3,6 +3,7 @@ package bridge
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -350,6 +351,54 @@ func TestQuietOrdersLeftToTheSweep(t *testing.T) {
 	if sweeps > calls/sweepEvery+1 || other > calls/20 {
 		t.Errorf("of %d calls: %d sweep, %d neither sweep nor head; want at most %d and %d", calls, sweeps, other, calls/sweepEvery+1, calls/20)
 	}
+}
+
+// TestSweepReadsNewestOfLongStatus: on a server that answers in no order,
+// a status of more than a page cannot be read whole, but a sweep still
+// reads its newest orders whole — where orders that moved into it lately
+// are — and reports the rest as a gap once.
+func TestSweepReadsNewestOfLongStatus(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { sweepNewestOfLongStatus(t, seed) })
+	}
+}
+
+func sweepNewestOfLongStatus(t *testing.T, seed uint64) {
+	f := newFake(orderNone)
+	f.rng = rand.New(rand.NewPCG(seed, 2))
+	f.spread(1, 300, salesapi.StatusCancel, t0, 7*time.Hour)
+	f.spread(1000, 20, salesapi.StatusProgress, t0, time.Hour)
+	p := testPlanner()
+	now := t0
+	var gaps []gap
+	calls := 0
+	for !slices.ContainsFunc(gaps, func(g gap) bool { return g.reason == "sweep done" }) {
+		_, out := planStep(t, p, f, now)
+		now = now.Add(gapTest)
+		calls++
+		gaps = append(gaps, out.gaps...)
+		if out.sweepDone {
+			gaps = append(gaps, gap{reason: "sweep done"})
+		}
+		if calls > 100 {
+			t.Fatal("the first sweep never completed")
+		}
+	}
+	if len(gaps) != 2 || gaps[0].status == nil || *gaps[0].status != salesapi.StatusCancel {
+		t.Errorf("gaps %+v, want one for CANCEL", gaps)
+	}
+	cancels := p.bk.list(int(salesapi.StatusCancel))
+	known := map[int64]bool{}
+	for _, e := range cancels {
+		known[e.id] = true
+	}
+	for id := int64(300 - tailSize + 1); id <= 300; id++ {
+		if !known[id] {
+			t.Errorf("CANCEL order %d, among the newest %d, not read by the sweep (%d CANCEL orders known, %d calls)", id, tailSize, len(cancels), calls)
+			break
+		}
+	}
+	t.Logf("first sweep: %d calls, %d CANCEL orders known", calls, len(cancels))
 }
 
 // TestAbsentMarksMoved: a complete answer for a status proves that the
