@@ -17,19 +17,32 @@ import (
 
 func ptr64(v int64) *int64 { return &v }
 
-// specExample returns the example order of the spec (spec/README.md, "The
-// order"), read from the digest itself so that the test follows it.
+// specExample returns the example order of the spec ("The order" in the
+// spec digest), kept in testdata/spec-order.json so that the tests need
+// nothing outside the repository; TestSpecExampleCopy keeps the copy true.
 func specExample(t testing.TB) []byte {
 	t.Helper()
+	b, err := os.ReadFile("testdata/spec-order.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSpecExampleCopy: testdata/spec-order.json is the example of the spec
+// digest, when the digest is beside the repository (../shared/spec).
+func TestSpecExampleCopy(t *testing.T) {
 	b, err := os.ReadFile("../../shared/spec/README.md")
 	if err != nil {
-		t.Skipf("spec digest not found: %v", err)
+		t.Skipf("spec digest not beside the repository: %v", err)
 	}
 	m := regexp.MustCompile("(?s)## The order\n```json\n(.*?)```").FindSubmatch(b)
 	if m == nil {
 		t.Fatal("no example order in the spec digest")
 	}
-	return m[1]
+	if got := specExample(t); !bytes.Equal(got, m[1]) {
+		t.Errorf("testdata/spec-order.json differs from the digest's example:\n%s", m[1])
+	}
 }
 
 func TestSpecExampleOrderDecodes(t *testing.T) {
