@@ -359,7 +359,7 @@ func (p *planner) readSweep(out *outcome, c call, page []salesapi.Order, full, k
 			// known, again with what each full answer taught, until an
 			// answer is short (the book knows most of a status after the
 			// first sweep, so it is usually one call).
-			if !newestOK && pl.Probe < maxProbes {
+			if !keysetOK && !newestOK && pl.Probe < maxProbes {
 				if b, ok := p.newestTail(int(st), page, tailSize); ok && b.After(c.query.BeginCreatedAt) {
 					pl.Probe++
 					pl.Sweep = keyset{Begin: b}
