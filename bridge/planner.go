@@ -482,8 +482,9 @@ func (p *planner) commit(c call, page []salesapi.Order, out outcome, at time.Tim
 			p.estimated = time.Time{} // the first sweep filled the book: estimate at once
 		}
 	}
-	if c.kind == callSweep && c.list != listAll && out.cover.ok && out.cover.head {
-		p.unreach[c.list] = 0
+	if c.kind == callSweep && c.list != listAll && out.cover.ok && out.cover.head &&
+		!c.query.BeginCreatedAt.After(p.windowStart(at)) {
+		p.unreach[c.list] = 0 // the whole status, not only its newest orders
 	}
 }
 

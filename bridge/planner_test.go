@@ -398,6 +398,9 @@ func sweepNewestOfLongStatus(t *testing.T, seed uint64) {
 			break
 		}
 	}
+	if r := p.report(now); r.Unreachable[salesapi.StatusCancel] < salesapi.MaxLimit {
+		t.Errorf("CANCEL reported readable whole (%d), though only its newest orders were", r.Unreachable[salesapi.StatusCancel])
+	}
 	t.Logf("first sweep: %d calls, %d CANCEL orders known", calls, len(cancels))
 }
 
