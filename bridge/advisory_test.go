@@ -48,6 +48,9 @@ func (h *harness) watchAdvisories() *advisories {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := h.nc.Flush(); err != nil {
+		h.t.Fatal(err)
+	}
 	return a
 }
 

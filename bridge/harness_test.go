@@ -109,19 +109,29 @@ func (h *harness) startNATS() {
 func (h *harness) statePath() string { return filepath.Join(h.dir, "salesbridge.db") }
 
 // start runs a bridge on the harness's state file.
-func (h *harness) start() *running {
+func (h *harness) start() *running { return h.startWith(state.Options{}, nil) }
+
+// startWith is start with the state file's options and the API client's
+// settings changed: so's Clock is the harness's, mod (if not nil) changes
+// the client's configuration (a short timeout, a spied transport …).
+func (h *harness) startWith(so state.Options, mod func(*salesapi.Config)) *running {
 	h.t.Helper()
 	if h.run != nil {
 		h.t.Fatal("bridge already running")
 	}
-	store, err := state.Open(h.statePath(), &state.Options{Clock: h.clk})
+	so.Clock = h.clk
+	store, err := state.Open(h.statePath(), &so)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	client, err := salesapi.New(salesapi.Config{
+	cc := salesapi.Config{
 		APIURL: h.sb.URL, AuthURL: h.sb.AuthURL, ClientID: h.sb.ClientID(), ClientSecret: h.sb.ClientSecret(),
 		Clock: h.clk, Logger: h.log.Named("api"), Hooks: h.cfg.Metrics.APIHooks(),
-	})
+	}
+	if mod != nil {
+		mod(&cc)
+	}
+	client, err := salesapi.New(cc)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -80,26 +80,9 @@ func (s *tokenSpy) all() []string {
 // too) and the API client's transport spied on.
 func (h *harness) startLogged(spy *tokenSpy) *running {
 	h.t.Helper()
-	store, err := state.Open(h.statePath(), &state.Options{Clock: h.clk, Logger: h.log.Named("state")})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	client, err := salesapi.New(salesapi.Config{
-		APIURL: h.sb.URL, AuthURL: h.sb.AuthURL, ClientID: h.sb.ClientID(), ClientSecret: h.sb.ClientSecret(),
-		Clock: h.clk, Logger: h.log.Named("api"), Hooks: h.cfg.Metrics.APIHooks(), HTTPClient: &http.Client{Transport: spy},
+	return h.startWith(state.Options{Logger: h.log.Named("state")}, func(c *salesapi.Config) {
+		c.HTTPClient = &http.Client{Transport: spy}
 	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	b, err := bridge.New(h.cfg, client, store, h.nc)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{b: b, store: store, client: client, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- b.Run(ctx) }()
-	h.run = r
-	return r
 }
 
 // logText renders an entry as everything a log sink could show: the JSON

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"time"
@@ -49,13 +50,13 @@ type entry struct {
 	notIn uint16
 }
 
-// before orders entries by (createdAt, id), as the API's oldest-first
-// answers and the state's status index do.
-func (e *entry) before(o *entry) bool {
-	if !e.createdAt.Equal(o.createdAt) {
-		return e.createdAt.Before(o.createdAt)
+// compareEntries orders entries by (createdAt, id), as the API's
+// oldest-first answers and the state's status index do.
+func compareEntries(a, b *entry) int {
+	if c := a.createdAt.Compare(b.createdAt); c != 0 {
+		return c
 	}
-	return e.id < o.id
+	return cmp.Compare(a.id, b.id)
 }
 
 // book is the planner's index of the tracked orders. Not safe for
@@ -223,15 +224,7 @@ func (b *book) load(o state.Order) *entry {
 // sortAll sorts every list, after load.
 func (b *book) sortAll() {
 	for l := range b.lists {
-		slices.SortFunc(b.lists[l], func(x, y *entry) int {
-			switch {
-			case x.before(y):
-				return -1
-			case y.before(x):
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(b.lists[l], compareEntries)
 	}
 }
 

@@ -45,15 +45,7 @@ func (p *planner) suspects(now time.Time) []*entry {
 	for _, e := range p.bk.moved {
 		out = append(out, e)
 	}
-	slices.SortFunc(out, func(a, b *entry) int {
-		switch {
-		case a.before(b):
-			return -1
-		case b.before(a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, compareEntries)
 	for _, e := range p.bk.list(int(salesapi.StatusNew)) {
 		if now.Sub(e.createdAt) < unprocessedAfter {
 			break

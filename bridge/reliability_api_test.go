@@ -2,57 +2,24 @@ package bridge_test
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/salesbridge/salesbridge/bridge"
 	"github.com/salesbridge/salesbridge/clock"
 	"github.com/salesbridge/salesbridge/salesapi"
 	"github.com/salesbridge/salesbridge/salesapi/salesapitest"
+	"github.com/salesbridge/salesbridge/state"
 )
 
-// relAdvisories collects the advisories the bridge publishes.
-type relAdvisories struct {
-	mu  sync.Mutex
-	got []bridge.Advisory
-}
-
-// watchAdvisoriesRel subscribes to the harness's advisory subjects.
-func (h *harness) watchAdvisoriesRel() *relAdvisories {
-	h.t.Helper()
-	a := &relAdvisories{}
-	sub, err := h.nc.Subscribe(h.names.Prefix+".advisory.>", func(m *nats.Msg) {
-		if err := h.schemas.ValidateAdvisory(m.Data); err != nil {
-			h.t.Errorf("advisory breaks the contract: %v\n%s", err, m.Data)
-		}
-		var adv bridge.Advisory
-		if json.Unmarshal(m.Data, &adv) == nil {
-			a.mu.Lock()
-			a.got = append(a.got, adv)
-			a.mu.Unlock()
-		}
-	})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { _ = sub.Unsubscribe() })
-	if err := h.nc.Flush(); err != nil {
-		h.t.Fatal(err)
-	}
-	return a
-}
-
 // states lists the states published for kind, in order.
-func (a *relAdvisories) states(kind bridge.AdvisoryKind) []string {
+func (a *advisories) states(kind bridge.AdvisoryKind) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []string
@@ -65,7 +32,7 @@ func (a *relAdvisories) states(kind bridge.AdvisoryKind) []string {
 }
 
 // kinds lists the kinds that were published at all.
-func (a *relAdvisories) kinds() []string {
+func (a *advisories) kinds() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []string
@@ -278,10 +245,9 @@ func runAPIFault(t *testing.T, f apiFault, seed uint64) {
 	now := h.sb.Now()
 	n := cmp.Or(f.orders, 20)
 	h.sb.LoadOrders(max(n, 0), now.Add(-2*time.Hour), now)
-	advs := h.watchAdvisoriesRel()
-	r := h.relStart(func(c *salesapi.Config) {
+	advs := h.watchAdvisories()
+	r := h.startWith(state.Options{}, func(c *salesapi.Config) {
 		c.Timeout = f.timeout
-		c.Hooks = h.cfg.Metrics.APIHooks()
 	})
 	h.settle()
 	rng := rand.New(rand.NewPCG(seed, 77))

@@ -13,6 +13,7 @@ import (
 	"github.com/salesbridge/salesbridge/clock"
 	"github.com/salesbridge/salesbridge/salesapi"
 	"github.com/salesbridge/salesbridge/salesapi/salesapitest"
+	"github.com/salesbridge/salesbridge/state"
 )
 
 // jumpClock is a clock whose reading can jump, as a wall clock stepped by
@@ -98,7 +99,7 @@ func TestReliabilityClockJumps(t *testing.T) {
 			})
 			now := h.sb.Now()
 			orders := h.sb.LoadOrders(30, now.Add(-time.Hour), now)
-			h.relStart(func(c *salesapi.Config) {
+			h.startWith(state.Options{}, func(c *salesapi.Config) {
 				if whole {
 					c.Clock = jc
 				}

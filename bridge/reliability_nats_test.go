@@ -153,15 +153,10 @@ func changeSeqOf(h *harness, id string) (int64, bool) {
 // kvMissing counts the sandbox's orders absent from the orders bucket.
 func (h *harness) kvMissing() int {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := h.js.KeyValue(ctx, h.names.OrdersBucket)
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	vals := h.kvValues()
 	n := 0
 	for _, o := range h.sb.Orders() {
-		if _, err := kv.Get(ctx, strconv.FormatInt(o.ID, 10)); err != nil {
+		if _, ok := vals[strconv.FormatInt(o.ID, 10)]; !ok {
 			n++
 		}
 	}
@@ -292,7 +287,7 @@ func TestReliabilityNATSMaxPayload(t *testing.T) {
 	var logs *observer.ObservedLogs
 	h := newHarness(t, relObserveLogs(&logs))
 	h.sb.CreateOrders(3, salesapitest.OrderSpec{})
-	advs := h.watchAdvisoriesRel()
+	advs := h.watchAdvisories()
 	h.start()
 	h.settle()
 	h.sb.CreateOrder(salesapitest.OrderSpec{ClientComment: strings.Repeat("x", 1200<<10)}) // 1.2 MiB

@@ -1,12 +1,10 @@
 package bridge_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/salesbridge/salesbridge/bridge"
 	"github.com/salesbridge/salesbridge/salesapi"
@@ -116,28 +114,4 @@ func firstData(evs []event) string {
 		return ""
 	}
 	return string(evs[0].CE.Data)
-}
-
-// kvValues reads every value of the orders bucket, by key.
-func (h *harness) kvValues() map[string][]byte {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	kv, err := h.js.KeyValue(ctx, h.names.OrdersBucket)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	keys, err := kv.ListKeys(ctx)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		out[k] = e.Value()
-	}
-	return out
 }

@@ -29,9 +29,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/salesbridge/salesbridge/bridge"
-	"github.com/salesbridge/salesbridge/salesapi"
 	"github.com/salesbridge/salesbridge/salesapi/salesapitest"
-	"github.com/salesbridge/salesbridge/state"
 )
 
 // relReportMu keeps the summary lines of parallel tests whole.
@@ -165,39 +163,6 @@ func relWarned(logs *observer.ObservedLogs, part string) bool {
 		}
 	}
 	return false
-}
-
-// relStart runs a bridge like start, with the API client's settings
-// changed by mod (a short timeout, metrics hooks …).
-func (h *harness) relStart(mod func(*salesapi.Config)) *running {
-	h.t.Helper()
-	if h.run != nil {
-		h.t.Fatal("bridge already running")
-	}
-	store, err := state.Open(h.statePath(), &state.Options{Clock: h.clk})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	cc := salesapi.Config{
-		APIURL: h.sb.URL, AuthURL: h.sb.AuthURL, ClientID: h.sb.ClientID(), ClientSecret: h.sb.ClientSecret(),
-		Clock: h.clk, Logger: h.log.Named("api"),
-	}
-	if mod != nil {
-		mod(&cc)
-	}
-	client, err := salesapi.New(cc)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	b, err := bridge.New(h.cfg, client, store, h.nc)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{b: b, store: store, client: client, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- b.Run(ctx) }()
-	h.run = r
-	return r
 }
 
 // relStopNATS shuts the nats-server down; the bridge's connection keeps

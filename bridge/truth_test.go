@@ -113,23 +113,42 @@ func (h *harness) checkTruth(evs []event) {
 // has it now.
 func (h *harness) checkKV() {
 	h.t.Helper()
+	vals := h.kvValues()
+	for _, o := range h.sb.Orders() {
+		want, _ := h.sb.OrderJSON(o.ID)
+		got, ok := vals[strconv.FormatInt(o.ID, 10)]
+		if !ok {
+			h.t.Errorf("kv order %d: missing", o.ID)
+			continue
+		}
+		if !jsonEqual(got, want) {
+			h.t.Errorf("kv order %d:\n got %s\nwant %s", o.ID, got, want)
+		}
+	}
+}
+
+// kvValues reads every value of the orders bucket, by key.
+func (h *harness) kvValues() map[string][]byte {
+	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := h.js.KeyValue(ctx, h.names.OrdersBucket)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	for _, o := range h.sb.Orders() {
-		want, _ := h.sb.OrderJSON(o.ID)
-		e, err := kv.Get(ctx, strconv.FormatInt(o.ID, 10))
-		if err != nil {
-			h.t.Errorf("kv order %d: %v", o.ID, err)
-			continue
-		}
-		if !jsonEqual(e.Value(), want) {
-			h.t.Errorf("kv order %d:\n got %s\nwant %s", o.ID, e.Value(), want)
-		}
+	keys, err := kv.ListKeys(ctx)
+	if err != nil {
+		h.t.Fatal(err)
 	}
+	out := map[string][]byte{}
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out[k] = e.Value()
+	}
+	return out
 }
 
 func jsonEqual(a, b []byte) bool {

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,25 +22,17 @@ import (
 // checkRig is an embedded NATS server with JetStream and the sandbox API,
 // and the environment `check` reads.
 type checkRig struct {
-	t   *testing.T
-	dir string
-	ns  *server.Server
-	sb  *salesapitest.Server
-	env map[string]string
+	t       *testing.T
+	dir     string
+	natsURL string
+	sb      *salesapitest.Server
+	env     map[string]string
 }
 
 func newCheckRig(t *testing.T) *checkRig {
 	t.Helper()
 	dir := t.TempDir()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	natsURL := startTestNATS(t, nil)
 	sb := salesapitest.NewServer(salesapitest.Config{Seed: 5})
 	t.Cleanup(sb.Close)
 	sb.CreateOrder(salesapitest.OrderSpec{})
@@ -49,12 +40,12 @@ func newCheckRig(t *testing.T) *checkRig {
 	if err := os.WriteFile(secretFile, []byte(sb.ClientSecret()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &checkRig{t: t, dir: dir, ns: ns, sb: sb, env: map[string]string{
+	return &checkRig{t: t, dir: dir, natsURL: natsURL, sb: sb, env: map[string]string{
 		"SALESBRIDGE_API_URL":            sb.URL,
 		"SALESBRIDGE_AUTH_URL":           sb.AuthURL,
 		"SALESBRIDGE_CLIENT_ID":          sb.ClientID(),
 		"SALESBRIDGE_CLIENT_SECRET_FILE": secretFile,
-		"NATS_URL":                       ns.ClientURL(),
+		"NATS_URL":                       natsURL,
 		"SALESBRIDGE_STATE":              filepath.Join(dir, "salesbridge.db"),
 	}}
 }
@@ -134,7 +125,7 @@ func TestCheckOK(t *testing.T) {
 
 	// Streams and buckets as the bridge makes them, a stream changed by
 	// hand, and a state file.
-	nc, err := nats.Connect(r.ns.ClientURL())
+	nc, err := nats.Connect(r.natsURL)
 	must(t, err)
 	defer nc.Close()
 	js, err := jetstream.New(nc)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,7 +24,7 @@ import (
 // JetStream's de-duplication hides what the bridge emits again, while a
 // change made meanwhile comes out.
 func TestCorruptStateFile(t *testing.T) {
-	url := startSecureNATS(t, func(*server.Options) {})
+	url := startTestNATS(t, nil)
 	sb := salesapitest.NewServer(salesapitest.Config{Seed: 5})
 	defer sb.Close()
 	orders := sb.CreateOrders(3, salesapitest.OrderSpec{})

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -36,18 +35,10 @@ type orderRig struct {
 func newOrderRig(t *testing.T) *orderRig {
 	t.Helper()
 	dir := t.TempDir()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	natsURL := startTestNATS(t, nil)
 	sb := salesapitest.NewServer(salesapitest.Config{Seed: 3})
 	t.Cleanup(sb.Close)
-	r := &orderRig{t: t, url: ns.ClientURL(), sb: sb, stop: func() {}}
+	r := &orderRig{t: t, url: natsURL, sb: sb, stop: func() {}}
 	r.cfg = config{
 		APIURL: sb.URL, AuthURL: sb.AuthURL, ClientID: sb.ClientID(), ClientSecret: sb.ClientSecret(),
 		NATSURL: r.url, State: filepath.Join(dir, "state.db"), Prefix: bridge.DefaultPrefix, Rate: salesapi.DefaultRate,

@@ -37,24 +37,6 @@ import (
 	"github.com/salesbridge/salesbridge/state"
 )
 
-// startSecureNATS starts an in-process nats-server with JetStream, changed
-// by mod (TLS, users, operator), and returns its client URL.
-func startSecureNATS(t *testing.T, mod func(*server.Options)) string {
-	t.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: filepath.Join(t.TempDir(), "nats"), NoLog: true, NoSigs: true}
-	mod(opts)
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return ns.ClientURL()
-}
-
 // pki is a certificate authority with a server and a client certificate,
 // as PEM files.
 type pki struct {
@@ -264,12 +246,12 @@ func TestNATSSecurity(t *testing.T) {
 	dir := t.TempDir()
 	good := newPKI(t, dir, "good")
 	other := newPKI(t, dir, "other")
-	tlsURL := startSecureNATS(t, natsTLS(t, good))
+	tlsURL := startTestNATS(t, natsTLS(t, good))
 	tlsURL = strings.Replace(tlsURL, "nats://", "tls://", 1)
 	opMod, creds := operator(t, dir)
-	credsURL := startSecureNATS(t, opMod)
+	credsURL := startTestNATS(t, opMod)
 	nkMod, seedFile := nkeyUser(t, dir)
-	nkURL := startSecureNATS(t, nkMod)
+	nkURL := startTestNATS(t, nkMod)
 	seed, _ := os.ReadFile(seedFile)
 	credsText, _ := os.ReadFile(creds)
 	keyText, _ := os.ReadFile(good.clientKey)
@@ -381,7 +363,7 @@ func (s *relLogBuffer) String() string {
 // in no log line, no error and no metric.
 func TestNoSecretsInOutput(t *testing.T) {
 	const natsPass = "n4ts-pa55w0rd-7731"
-	url := startSecureNATS(t, func(o *server.Options) { o.Username, o.Password = "bridge", natsPass })
+	url := startTestNATS(t, func(o *server.Options) { o.Username, o.Password = "bridge", natsPass })
 	authURL := strings.Replace(url, "nats://", "nats://bridge:"+natsPass+"@", 1)
 	sb := salesapitest.NewServer(salesapitest.Config{Seed: 11, ClientSecret: "api-s3cr3t-0f-the-acc0unt"})
 	defer sb.Close()
