@@ -234,7 +234,7 @@ func (o Order) MarshalJSON() ([]byte, error) {
 // whole answer an error wrapping ErrMalformed, so that a partial page is
 // never taken for a complete one.
 func DecodeOrders(body []byte) ([]Order, error) {
-	body = bytes.TrimSpace(body)
+	body = trimJSONSpace(body)
 	if len(body) == 0 {
 		return nil, nil
 	}
@@ -253,7 +253,7 @@ func DecodeOrders(body []byte) ([]Order, error) {
 
 // DecodeOrder decodes a single order, as PATCH answers.
 func DecodeOrder(body []byte) (Order, error) {
-	body = bytes.TrimSpace(body)
+	body = trimJSONSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return Order{}, fmt.Errorf("%w: expected a JSON object, got %s", ErrMalformed, describe(body))
 	}
@@ -279,3 +279,8 @@ func describe(body []byte) string {
 		return fmt.Sprintf("%d bytes starting with %q", len(body), body[0])
 	}
 }
+
+// trimJSONSpace trims the whitespace JSON allows around a value (space, tab,
+// CR, LF) and nothing else: a body led by a form feed or a vertical tab is
+// not JSON, and must not decode as if it were.
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }
